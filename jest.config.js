@@ -1,0 +1,22 @@
+/** Two suites: unit (pure logic, no servers) and integration (real PostgreSQL, Redis, NATS, Kafka). */
+const transform = { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] };
+
+module.exports = {
+  testTimeout: 60_000,
+  projects: [
+    {
+      displayName: "unit",
+      testEnvironment: "node",
+      transform,
+      testMatch: ["<rootDir>/test/unit/**/*.test.ts"],
+    },
+    {
+      displayName: "integration",
+      testEnvironment: "node",
+      transform,
+      testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
+      setupFiles: ["<rootDir>/test/support/isolated-env.ts"],
+      globalTeardown: "<rootDir>/test/support/global-teardown.ts",
+    },
+  ],
+};

@@ -1,0 +1,66 @@
+import { MikroORM, type Options } from "@mikro-orm/postgresql";
+import { Migrator } from "@mikro-orm/migrations";
+import { Client, types } from "pg";
+import { entities } from "./entities";
+import { migrationsList } from "../../migrations";
+
+// Money, counts and ledger ids are bigint columns but stay far below 2^53: read them as numbers.
+types.setTypeParser(types.builtins.INT8, (value: string) => Number(value));
+
+export function ormOptions(databaseUrl: string, poolMax: number): Options {
+  return {
+    clientUrl: databaseUrl,
+    entities,
+    extensions: [Migrator],
+    discovery: { warnWhenNoEntities: false },
+    pool: { min: 0, max: poolMax },
+    migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false, silent: true },
+    allowGlobalContext: false,
+    debug: false,
+  };
+}
+
+/** Creates the database named in the URL when it does not exist yet (SPEC §6). */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`Unsupported database name "${name}"`);
+  const admin = new URL(databaseUrl);
+  admin.pathname = "/postgres";
+  const client = new Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const found = await client.query("select 1 from pg_database where datname = $1", [name]);
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`create database "${name}"`);
+      } catch (err) {
+        // Another node created it at the same moment.
+        if ((err as { code?: string }).code !== "42P04" && (err as { code?: string }).code !== "23505") throw err;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function initOrm(databaseUrl: string, poolMax: number): Promise<MikroORM> {
+  await ensureDatabase(databaseUrl);
+  return MikroORM.init(ormOptions(databaseUrl, poolMax));
+}
+
+/** Applies pending migrations; safe when several nodes start at once (advisory lock). */
+export async function migrate(orm: MikroORM): Promise<string[]> {
+  const connection = orm.em.getConnection();
+  const knex = connection.getKnex();
+  const lockId = 724_301_119; // arbitrary constant shared by every node of this system
+  const trx = await knex.client.acquireConnection();
+  try {
+    await knex.raw("select pg_advisory_lock(?)", [lockId]).connection(trx);
+    const applied = await orm.getMigrator().up();
+    return applied.map((m) => m.name);
+  } finally {
+    await knex.raw("select pg_advisory_unlock(?)", [lockId]).connection(trx).catch(() => undefined);
+    await knex.client.releaseConnection(trx);
+  }
+}

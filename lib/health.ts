@@ -1,0 +1,96 @@
+import { Kafka, logLevel, type Admin } from "kafkajs";
+import { Pool } from "pg";
+import type Redis from "ioredis";
+import type { ServiceBroker } from "moleculer";
+
+export type ComponentState = "up" | "down";
+export interface HealthReport {
+  status: "ok" | "degraded";
+  checks: { postgres: ComponentState; redis: ComponentState; nats: ComponentState; kafka: ComponentState };
+}
+
+const CHECK_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(work: Promise<T>, ms = CHECK_TIMEOUT_MS): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+async function probe(check: () => Promise<unknown>): Promise<ComponentState> {
+  try {
+    await withTimeout(check());
+    return "up";
+  } catch {
+    return "down";
+  }
+}
+
+/** Really asks each component: a query, a PING, the transporter's state, Kafka's metadata. */
+export class HealthChecker {
+  private readonly pool: Pool;
+  private readonly kafkaAdmin: Admin;
+  private kafkaConnected = false;
+
+  constructor(
+    databaseUrl: string,
+    kafkaBrokers: string[],
+    private readonly redis: Redis,
+    private readonly broker: ServiceBroker,
+  ) {
+    this.pool = new Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: CHECK_TIMEOUT_MS });
+    this.pool.on("error", () => undefined); // a dropped idle connection is reported by the next check
+    const kafka = new Kafka({
+      clientId: "health-check",
+      brokers: kafkaBrokers,
+      connectionTimeout: 1000,
+      requestTimeout: CHECK_TIMEOUT_MS,
+      retry: { retries: 0 },
+      logLevel: logLevel.NOTHING,
+    });
+    this.kafkaAdmin = kafka.admin();
+  }
+
+  async check(): Promise<HealthReport> {
+    const [postgres, redis, nats, kafka] = await Promise.all([
+      probe(() => this.pool.query("select 1")),
+      probe(() => this.redis.ping()),
+      probe(async () => {
+        const transit = (this.broker as unknown as { transit?: { connected: boolean } }).transit;
+        if (!transit || !transit.connected) throw new Error("transporter not connected");
+      }),
+      probe(() => this.kafkaMetadata()),
+    ]);
+    const checks = { postgres, redis, nats, kafka };
+    const status = Object.values(checks).every((state) => state === "up") ? "ok" : "degraded";
+    return { status, checks };
+  }
+
+  private async kafkaMetadata(): Promise<void> {
+    try {
+      if (!this.kafkaConnected) {
+        await this.kafkaAdmin.connect();
+        this.kafkaConnected = true;
+      }
+      await this.kafkaAdmin.describeCluster();
+    } catch (err) {
+      this.kafkaConnected = false;
+      await this.kafkaAdmin.disconnect().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.pool.end().catch(() => undefined), this.kafkaAdmin.disconnect().catch(() => undefined)]);
+  }
+}

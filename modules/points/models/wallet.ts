@@ -1,0 +1,18 @@
+import { EntitySchema } from "@mikro-orm/core";
+
+export class Wallet {
+  userId!: string;
+  balance = 0;
+  updatedAt: Date = new Date();
+}
+
+export const WalletSchema = new EntitySchema<Wallet>({
+  class: Wallet,
+  tableName: "wallet",
+  properties: {
+    userId: { type: "string", length: 64, primary: true, fieldName: "user_id" },
+    // bigint in PostgreSQL, read back as a JS number: balances stay far below 2^53.
+    balance: { type: "integer", columnType: "bigint" },
+    updatedAt: { type: "Date", columnType: "timestamptz", fieldName: "updated_at", defaultRaw: "now()" },
+  },
+});
