@@ -1,0 +1,47 @@
+import type { Context, Service, ServiceSchema } from "moleculer";
+import { getConfig } from "../lib/config";
+import { domainError } from "../lib/errors";
+import { checkActiveToken } from "../modules/queue/active-check";
+import type { RedisMethods } from "./redis.mixin";
+import { RedisMixin } from "./redis.mixin";
+
+interface GuardMeta {
+  user?: { id: string };
+  queueToken?: string;
+}
+
+/**
+ * Actions that declare `queueGuard: (ctx) => concertId` run only for a caller holding an ACTIVE
+ * queue token (X-Queue-Token) of that concert: 401 QUEUE_TOKEN_INVALID for a token that is not
+ * theirs or not genuine, 403 QUEUE_NOT_ACTIVE otherwise. The check reads Redis directly (one
+ * round trip) so the guard adds no broker hop to hot paths.
+ */
+export function QueueGuardMixin(): Partial<ServiceSchema> {
+  return {
+    mixins: [RedisMixin()],
+    hooks: {
+      before: {
+        async "*"(this: Service & RedisMethods, ctx: Context<unknown, GuardMeta>) {
+          const resolveConcert = (ctx.action as { queueGuard?: (c: Context) => number | Promise<number> } | undefined)
+            ?.queueGuard;
+          if (!resolveConcert) return;
+          const user = ctx.meta.user;
+          if (!user) throw domainError("UNAUTHORIZED", "This endpoint needs an Authorization: Bearer token");
+          if (!ctx.meta.queueToken) throw domainError("QUEUE_NOT_ACTIVE", "An ACTIVE queue token (X-Queue-Token) is required");
+          const concertId = await resolveConcert.call(this, ctx);
+          const config = getConfig();
+          const state = await checkActiveToken(
+            this.redis,
+            config.redisPrefix,
+            config.queueTokenSecret,
+            ctx.meta.queueToken,
+            user.id,
+            concertId,
+          );
+          if (state === "INVALID") throw domainError("QUEUE_TOKEN_INVALID", "The queue token is not valid for this user and concert");
+          if (state === "NOT_ACTIVE") throw domainError("QUEUE_NOT_ACTIVE", "The queue token is not ACTIVE for this concert", { concertId });
+        },
+      },
+    },
+  };
+}
