@@ -1,5 +1,5 @@
 /** Two suites: unit (pure logic, no servers) and integration (real PostgreSQL, Redis, NATS, Kafka). */
-const transform = { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] };
+const transform = { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] };
 
 module.exports = {
   testTimeout: 60_000,

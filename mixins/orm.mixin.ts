@@ -31,7 +31,7 @@ export function OrmMixin(): Partial<ServiceSchema> {
         ORM_RESOURCE,
         async () => {
           const orm = await initOrm(config.databaseUrl, config.dbPoolMax);
-          const applied = await migrate(orm);
+          const applied = await migrate(orm, config.databaseUrl);
           if (applied.length > 0) this.logger.info("Applied migrations:", applied.join(", "));
           return orm;
         },

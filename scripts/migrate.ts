@@ -6,7 +6,7 @@ async function main(): Promise<void> {
   const config = getConfig();
   const orm = await initOrm(config.databaseUrl, 2);
   try {
-    const applied = await migrate(orm);
+    const applied = await migrate(orm, config.databaseUrl);
     console.log(applied.length ? `Applied migrations: ${applied.join(", ")}` : "Database schema is up to date");
   } finally {
     await orm.close(true);

@@ -7,7 +7,7 @@ async function main(): Promise<void> {
   const config = getConfig();
   const orm = await initOrm(config.databaseUrl, 2);
   try {
-    await migrate(orm);
+    await migrate(orm, config.databaseUrl);
     const created = await seedDemoData(orm.em.fork());
     console.log(created ? `Seeded ${created} demo concerts` : "Demo data already present");
   } finally {

@@ -49,18 +49,19 @@ export async function initOrm(databaseUrl: string, poolMax: number): Promise<Mik
   return MikroORM.init(ormOptions(databaseUrl, poolMax));
 }
 
-/** Applies pending migrations; safe when several nodes start at once (advisory lock). */
-export async function migrate(orm: MikroORM): Promise<string[]> {
-  const connection = orm.em.getConnection();
-  const knex = connection.getKnex();
+/**
+ * Applies pending migrations; safe when several nodes start at once: a session advisory lock on a
+ * connection of its own (outside the ORM pool, which may have a single connection) serialises them.
+ */
+export async function migrate(orm: MikroORM, databaseUrl: string): Promise<string[]> {
   const lockId = 724_301_119; // arbitrary constant shared by every node of this system
-  const trx = await knex.client.acquireConnection();
+  const lockClient = new Client({ connectionString: databaseUrl });
+  await lockClient.connect();
   try {
-    await knex.raw("select pg_advisory_lock(?)", [lockId]).connection(trx);
+    await lockClient.query("select pg_advisory_lock($1)", [lockId]);
     const applied = await orm.getMigrator().up();
     return applied.map((m) => m.name);
   } finally {
-    await knex.raw("select pg_advisory_unlock(?)", [lockId]).connection(trx).catch(() => undefined);
-    await knex.client.releaseConnection(trx);
+    await lockClient.end(); // ending the session releases the lock
   }
 }
