@@ -16,6 +16,7 @@ module.exports = {
       transform,
       testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
       setupFiles: ["<rootDir>/test/support/isolated-env.ts"],
+      globalSetup: "<rootDir>/test/support/global-setup.ts",
       globalTeardown: "<rootDir>/test/support/global-teardown.ts",
     },
   ],

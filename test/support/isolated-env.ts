@@ -6,7 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { resetConfig } from "../../lib/config";
 
-export const TEST_RUN_ID = randomBytes(4).toString("hex");
+/** `<jest run>_<test file>`: the run part lets global-teardown drop only this run's data. */
+export const TEST_RUN_ID = `${process.env.TEST_RUN_PREFIX ?? "norun"}_${randomBytes(4).toString("hex")}`;
 
 const baseDatabaseUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/concert";
 const databaseUrl = new URL(baseDatabaseUrl);
