@@ -30,6 +30,9 @@ export interface Config {
   dataPlatformPort: number;
   dataPlatformTimeoutMs: number;
   dataPlatformMaxAttempts: number;
+  /** Exponential backoff of data-platform retries: first delay and cap (ms), jittered. */
+  dataPlatformRetryBaseMs: number;
+  dataPlatformRetryMaxMs: number;
   outboxRelayIntervalMs: number;
   outboxRelayDelayMs: number;
   services: string;
@@ -111,6 +114,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataPlatformPort: int(env, "DATA_PLATFORM_PORT", 4000),
     dataPlatformTimeoutMs: int(env, "DATA_PLATFORM_TIMEOUT_MS", 3000, 1),
     dataPlatformMaxAttempts: int(env, "DATA_PLATFORM_MAX_ATTEMPTS", 8, 1),
+    dataPlatformRetryBaseMs: int(env, "DATA_PLATFORM_RETRY_BASE_MS", 200, 1),
+    dataPlatformRetryMaxMs: int(env, "DATA_PLATFORM_RETRY_MAX_MS", 10_000, 1),
     outboxRelayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 2000, 1),
     outboxRelayDelayMs: int(env, "OUTBOX_RELAY_DELAY_MS", 3000, 0),
     services: str(env, "SERVICES", "all"),

@@ -1,7 +1,10 @@
 import type { Context } from "moleculer";
 
-/** Resolves the concert whose ACTIVE queue token the action needs. */
-export type QueueGuardOption = (ctx: Context<any, any>) => number | Promise<number>;
+/**
+ * Resolves the concert whose ACTIVE queue token the action needs; null when this call needs none
+ * (e.g. an idempotent replay of a payment that already succeeded and expired the token).
+ */
+export type QueueGuardOption = (ctx: Context<any, any>) => number | null | Promise<number | null>;
 
 /** Redis locks an action takes before its handler runs (see mixins/redlock.mixin.ts). */
 export interface LockOption {

@@ -13,8 +13,10 @@ interface GuardMeta {
 /**
  * Actions that declare `queueGuard: (ctx) => concertId` run only for a caller holding an ACTIVE
  * queue token (X-Queue-Token) of that concert: 401 QUEUE_TOKEN_INVALID for a token that is not
- * theirs or not genuine, 403 QUEUE_NOT_ACTIVE otherwise. The check reads Redis directly (one
- * round trip) so the guard adds no broker hop to hot paths.
+ * theirs or not genuine, 403 QUEUE_NOT_ACTIVE otherwise (also without a token). A resolver that
+ * returns null says this call needs no token at all. Params are validated before the guard runs
+ * (the validator middleware wraps the hooks). The check reads Redis directly (one round trip) so
+ * the guard adds no broker hop to hot paths.
  */
 export function QueueGuardMixin(): Partial<ServiceSchema> {
   return {
@@ -22,13 +24,14 @@ export function QueueGuardMixin(): Partial<ServiceSchema> {
     hooks: {
       before: {
         async "*"(this: Service & RedisMethods, ctx: Context<unknown, GuardMeta>) {
-          const resolveConcert = (ctx.action as { queueGuard?: (c: Context) => number | Promise<number> } | undefined)
+          const resolveConcert = (ctx.action as { queueGuard?: (c: Context) => number | null | Promise<number | null> } | undefined)
             ?.queueGuard;
           if (!resolveConcert) return;
           const user = ctx.meta.user;
           if (!user) throw domainError("UNAUTHORIZED", "This endpoint needs an Authorization: Bearer token");
-          if (!ctx.meta.queueToken) throw domainError("QUEUE_NOT_ACTIVE", "An ACTIVE queue token (X-Queue-Token) is required");
           const concertId = await resolveConcert.call(this, ctx);
+          if (concertId === null) return;
+          if (!ctx.meta.queueToken) throw domainError("QUEUE_NOT_ACTIVE", "An ACTIVE queue token (X-Queue-Token) is required");
           const config = getConfig();
           const state = await checkActiveToken(
             this.redis,

@@ -1,0 +1,164 @@
+import { randomUUID } from "node:crypto";
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { isoTimestamp } from "../../lib/db/timestamps";
+import { domainError } from "../../lib/errors";
+import type { ReservationStatus } from "../reservations/models/reservation";
+import { applyEntry, isUniqueViolation, lockWallet } from "../points/wallet-store";
+import {
+  insufficientPoints,
+  keyReuseRefusal,
+  paymentCompletedEvent,
+  reservationRefusal,
+  type PaymentCompletedEvent,
+  type PaymentView,
+} from "./payment-rules";
+
+export interface PayRequest {
+  userId: string;
+  reservationId: number;
+  idempotencyKey: string;
+  /** Kafka topic the outbox row is for. */
+  topic: string;
+}
+
+/** `event` is null for a replay: the payment was made (and announced) by an earlier request. */
+export interface PayResult {
+  payment: PaymentView;
+  event: PaymentCompletedEvent | null;
+}
+
+interface PaymentRow {
+  id: number;
+  reservation_id: number;
+  amount: number;
+  paid_at: string;
+}
+
+interface ReservationRow {
+  id: number;
+  user_id: string;
+  concert_id: number;
+  schedule_id: number;
+  status: ReservationStatus;
+  amount: number;
+}
+
+function notFound(reservationId: number) {
+  return domainError("RESERVATION_NOT_FOUND", `Reservation ${reservationId} not found`, { reservationId });
+}
+
+function toView(row: PaymentRow): PaymentView {
+  return { id: row.id, reservationId: row.reservation_id, amount: row.amount, status: "COMPLETED", paidAt: isoTimestamp(row.paid_at) };
+}
+
+async function findPaymentByKey(em: EntityManager, userId: string, idempotencyKey: string): Promise<PaymentRow | undefined> {
+  const [row] = await em.execute<PaymentRow[]>(
+    "select id, reservation_id, amount, paid_at from payment where user_id = ? and idempotency_key = ?",
+    [userId, idempotencyKey],
+  );
+  return row;
+}
+
+function replay(first: PaymentRow, request: PayRequest): PayResult {
+  const reused = keyReuseRefusal({ reservationId: first.reservation_id }, request.reservationId, request.idempotencyKey);
+  if (reused) throw reused;
+  return { payment: toView(first), event: null };
+}
+
+/**
+ * The concert whose ACTIVE queue token paying needs (the queue guard's resolver), or null for a
+ * replay of a payment this key already made: that payment expired the token, and a client retrying
+ * after a lost response must still get its answer. 404 for a reservation that is not the caller's.
+ */
+export async function paymentGuardConcert(em: EntityManager, userId: string, reservationId: number, idempotencyKey: string): Promise<number | null> {
+  const [row] = await em.execute<Array<{ concert_id: number; replay: boolean }>>(
+    `select r.concert_id,
+            exists (select 1 from payment p where p.user_id = r.user_id and p.idempotency_key = ? and p.reservation_id = r.id) as replay
+       from reservation r where r.id = ? and r.user_id = ?`,
+    [idempotencyKey, reservationId, userId],
+  );
+  if (!row) throw notFound(reservationId);
+  return row.replay ? null : row.concert_id;
+}
+
+/**
+ * One transaction: lock the reservation, then its seats (ascending ids), then the wallet (the
+ * lock order every writer follows); refuse unless HELD, the caller's and not past expiresAt by the
+ * database clock; deduct (ledger USE), confirm, sell the seats, record the payment and the outbox
+ * row that carries the payment.completed message to Kafka.
+ */
+async function payInTransaction(tx: EntityManager, request: PayRequest): Promise<PayResult> {
+  const { userId, reservationId, idempotencyKey } = request;
+  const [reservation] = await tx.execute<ReservationRow[]>(
+    "select id, user_id, concert_id, schedule_id, status, amount from reservation where id = ? for update",
+    [reservationId],
+  );
+  if (!reservation || reservation.user_id !== userId) throw notFound(reservationId);
+
+  // Checked under the reservation lock: a concurrent request with this key has committed or failed by now.
+  const first = await findPaymentByKey(tx, userId, idempotencyKey);
+  if (first) return replay(first, request);
+
+  // clock_timestamp(), not now(): now() is the transaction start, before any wait for the lock.
+  const [clock] = await tx.execute<Array<{ now: string; live: boolean }>>(
+    "select t.now, r.expires_at > t.now as live from reservation r cross join (select clock_timestamp() as now) t where r.id = ?",
+    [reservationId],
+  );
+  const refusal = reservationRefusal(reservationId, reservation.status, clock.live);
+  if (refusal) throw refusal;
+
+  const seats = await tx.execute<Array<{ id: number }>>(
+    `select s.id from reservation_seat rs join seat s on s.id = rs.seat_id
+      where rs.reservation_id = ? and rs.live order by s.id for update of s`,
+    [reservationId],
+  );
+  const seatIds = seats.map((s) => s.id);
+
+  const amount = reservation.amount;
+  const balance = await lockWallet(tx, userId);
+  const shortfall = insufficientPoints(balance, amount);
+  if (shortfall) throw shortfall;
+
+  const [payment] = await tx.execute<PaymentRow[]>(
+    `insert into payment (reservation_id, user_id, amount, status, idempotency_key, paid_at)
+     values (?, ?, ?, 'COMPLETED', ?, ?::timestamptz) returning id, reservation_id, amount, paid_at`,
+    [reservationId, userId, amount, idempotencyKey, clock.now],
+  );
+  // A free reservation moves no points (ledger amounts are positive by CHECK).
+  if (amount > 0) await applyEntry(tx, { userId, type: "USE", amount, balance: balance ?? 0, paymentId: payment.id });
+  await tx.execute("update reservation set status = 'CONFIRMED', updated_at = now() where id = ?", [reservationId]);
+  if (seatIds.length > 0) await tx.execute("update seat set status = 'SOLD' where id in (?)", [seatIds]);
+
+  const payload = paymentCompletedEvent({
+    eventId: randomUUID(),
+    paymentId: payment.id,
+    reservation: { id: reservation.id, userId, concertId: reservation.concert_id, scheduleId: reservation.schedule_id },
+    seatIds,
+    amount,
+    paidAt: isoTimestamp(payment.paid_at),
+  });
+  await tx.execute("insert into outbox_event (event_id, topic, message_key, payload) values (?, ?, ?, ?::jsonb)", [
+    payload.eventId,
+    request.topic,
+    String(reservationId),
+    JSON.stringify(payload),
+  ]);
+  return { payment: toView(payment), event: payload };
+}
+
+/**
+ * Pays a reservation once per Idempotency-Key. Two requests with the same key racing each other
+ * can both get past the key check only for different reservations (the same reservation is
+ * locked); the unique (user_id, idempotency_key) then refuses the second, which answers from the
+ * first payment instead.
+ */
+export async function payReservation(em: EntityManager, request: PayRequest): Promise<PayResult> {
+  try {
+    return await em.transactional((tx) => payInTransaction(tx, request));
+  } catch (err) {
+    if (!isUniqueViolation(err, "payment_idempotency_uq")) throw err;
+    const first = await findPaymentByKey(em, request.userId, request.idempotencyKey);
+    if (!first) throw err;
+    return replay(first, request);
+  }
+}
