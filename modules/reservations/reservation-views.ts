@@ -4,17 +4,11 @@
  */
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { domainError } from "../../lib/errors";
+import { toDate, type Timestamp } from "../../lib/db/timestamps";
 import type { ReservationStatus } from "./models/reservation";
 import { effectiveStatus, type PricedSeat, type ReleaseReason } from "./reservation-rules";
 
-/** Raw queries through MikroORM return timestamptz as text ("2026-11-25 10:00:00.123+00"). */
-export type Timestamp = string | Date;
-
-export function toDate(value: Timestamp): Date {
-  const date = value instanceof Date ? value : new Date(value);
-  if (Number.isNaN(date.getTime())) throw new RangeError(`Not a timestamp: ${String(value)}`);
-  return date;
-}
+export { toDate, type Timestamp } from "../../lib/db/timestamps";
 
 export interface ReservationView {
   id: number;

@@ -2,24 +2,14 @@
  * Health really asks each component: with Kafka pointed at a closed port the gateway answers 503
  * "degraded" and names Kafka, while the rest stays up. Metrics are served for Prometheus.
  */
-import { createServer } from "node:net";
 import type { ServiceBroker } from "moleculer";
 import { getConfig, resetConfig } from "../../lib/config";
 import { ensureDatabase } from "../../lib/db/orm";
 import type { AnyServiceSchema } from "../support/nodes";
 import { apiUrl, startNode, stopNodes, waitForApiAliases } from "../support/nodes";
 import { request } from "../support/http";
+import { freePort } from "../../lib/net";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 describe("degraded health and metrics", () => {
   let node: ServiceBroker;

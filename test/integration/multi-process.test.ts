@@ -4,25 +4,15 @@
  * over the real NATS transporter.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import path from "node:path";
 import { getConfig } from "../../lib/config";
 import { initOrm, migrate } from "../../lib/db/orm";
 import { createConcert } from "../../modules/catalog/catalog-writes";
 import { request } from "../support/http";
+import { freePort } from "../../lib/net";
 
 const root = path.resolve(__dirname, "../..");
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 function startProcess(services: string, nodeId: string, port: number): ChildProcess {
   const child = spawn(
