@@ -4,7 +4,7 @@ import { domainError } from "../lib/errors";
 import { readIdempotencyKey } from "../lib/idempotency-key";
 import { OrmMixin, type OrmMethods } from "../mixins/orm.mixin";
 import { QueueGuardMixin } from "../mixins/queue-guard.mixin";
-import { paymentGuardConcert, payReservation } from "../modules/payments/pay-reservation";
+import { findOwnPayment, paymentGuardConcert, payReservation } from "../modules/payments/pay-reservation";
 import { MAX_INT4 } from "../modules/payments/payment-rules";
 
 /** What the gateway puts in ctx.meta (services/api.service.ts). */
@@ -12,6 +12,7 @@ interface RequestMeta {
   user?: { id: string };
   idempotencyKey?: string;
   $statusCode?: number;
+  $location?: string;
 }
 
 type PayContext = Context<{ reservationId: number }, RequestMeta>;
@@ -56,12 +57,22 @@ const PaymentsService: ServiceSchema<{ rest: string }, Record<string, never>, Or
           return payment;
         }
         ctx.meta.$statusCode = 201;
+        ctx.meta.$location = `/api/payments/${payment.id}`;
         // Committed: the outbox row already guarantees Kafka delivery, so a failed emit only
         // delays the token expiry and cache invalidation; it must not turn a payment into an error.
         await ctx.emit("payment.completed", event).catch((err: unknown) => {
           this.logger.warn(`payment.completed for payment ${payment.id} was not emitted:`, err);
         });
         return payment;
+      },
+    },
+    /** The caller's own payment (the Location of a 201); others' answer 404 PAYMENT_NOT_FOUND. */
+    get: {
+      rest: "GET /:id",
+      auth: "required",
+      params: { id: { type: "number", integer: true, positive: true, max: MAX_INT4, convert: true } },
+      handler(this: PaymentsThis, ctx: Context<{ id: number }, RequestMeta>) {
+        return findOwnPayment(this.em(), callerId(ctx), ctx.params.id);
       },
     },
   },

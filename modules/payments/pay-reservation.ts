@@ -59,6 +59,16 @@ async function findPaymentByKey(em: EntityManager, userId: string, idempotencyKe
   return row;
 }
 
+/** The caller's own payment; someone else's is as unknown as a missing one (404). */
+export async function findOwnPayment(em: EntityManager, userId: string, paymentId: number): Promise<PaymentView> {
+  const [row] = await em.execute<PaymentRow[]>(
+    "select id, reservation_id, amount, paid_at from payment where id = ? and user_id = ?",
+    [paymentId, userId],
+  );
+  if (!row) throw domainError("PAYMENT_NOT_FOUND", `Payment ${paymentId} not found`, { paymentId });
+  return toView(row);
+}
+
 function replay(first: PaymentRow, request: PayRequest): PayResult {
   const reused = keyReuseRefusal({ reservationId: first.reservation_id }, request.reservationId, request.idempotencyKey);
   if (reused) throw reused;

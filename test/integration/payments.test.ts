@@ -87,7 +87,7 @@ describe("payments over HTTP (real PostgreSQL, Redis, NATS)", () => {
       nodeID: "payments-http",
     });
     base = apiUrl(node);
-    await waitForApiAliases(node, ["payments.create", "points.charge", "queue.enter", "auth.devToken"]);
+    await waitForApiAliases(node, ["payments.create", "payments.get", "points.charge", "queue.enter", "auth.devToken"]);
   });
   afterAll(() => stopNodes(node));
 
@@ -161,6 +161,14 @@ describe("payments over HTTP (real PostgreSQL, Redis, NATS)", () => {
       });
       return status.status === "ACTIVE" ? undefined : status.status;
     }, "the payment expired the queue token");
+
+    expect(first.headers.get("location")).toBe(`/api/payments/${first.body.id}`);
+    const read = await request("GET", `${base}/payments/${first.body.id}`, { token: bob.token });
+    expect(read).toMatchObject({ status: 200, body: first.body });
+    const stranger = await request("GET", `${base}/payments/${first.body.id}`, { token: await devToken(base, "pay_stranger") });
+    expect(stranger.status).toBe(404);
+    expect(stranger.body).toMatchObject({ type: "PAYMENT_NOT_FOUND" });
+    expect((await request("GET", `${base}/payments/abc`, { token: bob.token })).status).toBe(422);
 
     for (let i = 0; i < 3; i++) {
       const again = await pay(bob, bob.reservation.reservationId, key);
