@@ -3,6 +3,8 @@ const transform = { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] };
 
 module.exports = {
   testTimeout: 60_000,
+  // Files run one at a time: kafka-outage.test.ts stops and restarts the shared Kafka broker.
+  maxWorkers: 1,
   projects: [
     {
       displayName: "unit",
