@@ -8,18 +8,10 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { Kafka, logLevel, type Consumer, type IHeaders } from "kafkajs";
 import type { ServiceBroker } from "moleculer";
 import { getConfig } from "../../lib/config";
+import type { PaymentCompletedEvent } from "../../modules/payments/payment-rules";
 
-export interface PaymentCompletedPayload {
-  eventId: string;
-  paymentId: number;
-  reservationId: number;
-  userId: string;
-  concertId: number;
-  scheduleId: number;
-  seatIds: number[];
-  amount: number;
-  paidAt: string;
-}
+/** The SPEC §4 message, as the payments service defines it. */
+export type PaymentCompletedPayload = PaymentCompletedEvent;
 
 let nextId = 1;
 
