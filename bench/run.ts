@@ -1,0 +1,191 @@
+/**
+ * `npm run bench`: starts the system (one process, then gateway + worker over NATS), the
+ * data-platform stand-in and the bare baseline server as child processes, measures the scenarios
+ * of issue 8 against them, checks SPEC's invariants after each scenario and writes
+ * bench/results/<timestamp>-<mode>.json. See USAGE in bench/cli-args.ts.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Redis from "ioredis";
+import { getConfig } from "../lib/config";
+import { parseArgs, USAGE, type CliArgs } from "./cli-args";
+import { awaitDelivery } from "./delivery";
+import { createBenchConcert, dropDatabase, freshDatabase, mintUsers, warmPaymentPipeline, type BenchUser } from "./fixtures";
+import { JsonClient } from "./http-client";
+import { checkInvariants } from "./invariants";
+import { freePort, ProcessMonitor, type BenchProcess, type MonitorReport } from "./processes";
+import { evaluateTargets, formatScenario, formatSummary, type ScenarioResult } from "./report";
+import type { ScenarioContext } from "./scenario";
+import { SCENARIOS, baselineEntry } from "./scenarios";
+import { medianOfRuns, ratio, type RunMetrics } from "./stats";
+import { benchEnv, ROOT, startBaseline, startStandin, startSystem, waitReady, type Mode } from "./system";
+
+const started = Date.now();
+const log = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+
+function scenarioResult(mode: Mode, id: string, title: string, runs: RunMetrics[], baselineRps: number | null, monitor: MonitorReport, rssOf: string[]): ScenarioResult {
+  const median = medianOfRuns(runs);
+  const peakRssMb = Object.fromEntries(Object.entries(monitor.peakRssMb).filter(([name]) => rssOf.includes(name)));
+  return {
+    mode,
+    scenario: id,
+    title,
+    median,
+    // Scenarios run beside interleaved baseline runs report the median of those paired ratios.
+    ratio: median.extra.pairedRatio ?? (baselineRps === null ? null : ratio(median.rps, baselineRps)),
+    peakRssMb,
+    cpuCores: monitor.cpuCores,
+    invariants: [],
+    targets: [],
+    runs,
+  };
+}
+
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    if (keys.length) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+}
+
+async function runMode(mode: Mode, args: CliArgs, runId: string, users: BenchUser[]): Promise<ScenarioResult[]> {
+  const env = benchEnv(runId, mode, getConfig().databaseUrl, await freePort());
+  log(`[${mode}] database ${new URL(env.databaseUrl).pathname.slice(1)}, Redis prefix ${env.redisPrefix}`);
+  const orm = await freshDatabase(env.databaseUrl);
+  const redis = new Redis(getConfig().redisUrl);
+  const processes: BenchProcess[] = [];
+  const results: ScenarioResult[] = [];
+  const profileDir = args.profileDir ? path.resolve(args.profileDir, `${runId}-${mode}`) : null;
+  const nodeArgs = [...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []), ...args.nodeArgs];
+  try {
+    const probe = await createBenchConcert(orm, "Bench probe", 1, 1);
+    const standin = await startStandin(env, { echo: args.verbose });
+    processes.push(standin);
+    const system = await startSystem(env, { nodeArgs, echo: args.verbose });
+    processes.push(...system.nodes);
+    const baseline = await startBaseline(env, { nodeArgs: profileDir ? nodeArgs.slice(0, 3) : [], echo: args.verbose });
+    processes.push(baseline.process);
+    await waitReady(system, users[users.length - 1].authorization, probe.concertId);
+    log(`[${mode}] ${system.nodes.map((n) => `${n.name} pid ${n.pid}`).join(", ")} ready at ${system.apiUrl}`);
+
+    const client = new JsonClient(system.apiUrl, 64);
+    const standinUrl = `http://127.0.0.1:${env.standinPort}`;
+    const warm = await warmPaymentPipeline(client, users[users.length - 1], probe);
+    const warmDelivery = await awaitDelivery(standinUrl, [warm], 120_000);
+    if (warmDelivery.missing) throw new Error("the warm-up payment never reached the data-platform stand-in");
+    log(`[${mode}] payment pipeline warm: first payment reached the stand-in after ${warmDelivery.latenciesMs[0]} ms`);
+    let tag = 0;
+    const ctx: ScenarioContext = {
+      mode,
+      env,
+      options: args.options,
+      apiUrl: system.apiUrl,
+      baselineUrl: baseline.url,
+      standinUrl,
+      client,
+      orm,
+      redis,
+      users,
+      nextTag: () => ++tag,
+      log,
+    };
+    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1]);
+    const external = Number.isInteger(redisPid) && redisPid > 0 ? [{ name: "redis", pid: redisPid }] : [];
+    const systemMonitor = new ProcessMonitor(() => [...system.nodes, standin], external);
+    const baselineMonitor = new ProcessMonitor(() => [baseline.process], external);
+    const nodeNames = system.nodes.map((n) => n.name);
+
+    log(`[${mode}] baseline: bare node:http + ioredis queue entry`);
+    baselineMonitor.start();
+    const baselineRuns = await baselineEntry(ctx);
+    const baselineResult = scenarioResult(mode, "baseline", "bare node:http + ioredis, queue entry work", baselineRuns, null, baselineMonitor.stop(), ["baseline"]);
+    results.push(baselineResult);
+    console.log(formatScenario(baselineResult));
+    const baselineRps = baselineResult.median.rps;
+
+    for (const scenario of SCENARIOS.filter((s) => args.scenarios.includes(s.id))) {
+      log(`[${mode}] scenario ${scenario.number} ${scenario.id}`);
+      systemMonitor.start();
+      const from = performance.now();
+      const outcome = await scenario.run(ctx);
+      if (profileDir) {
+        const window = (n: BenchProcess) => `${((from - n.spawnedAt) / 1000).toFixed(1)}-${((performance.now() - n.spawnedAt) / 1000).toFixed(1)}`;
+        log(`[${mode}] profile window of ${scenario.id}: ${system.nodes.map((n) => `${n.name} (pid ${n.pid}) ${window(n)} s`).join(", ")}`);
+      }
+      const result = scenarioResult(mode, scenario.id, scenario.title, outcome.runs, baselineRps, systemMonitor.stop(), nodeNames);
+      result.targets = evaluateTargets(result, scenario.targets);
+      result.invariants = [...outcome.invariants, ...(await checkInvariants({ orm, redis, redisPrefix: env.redisPrefix, standinUrl: ctx.standinUrl }))];
+      results.push(result);
+      console.log(formatScenario(result));
+    }
+    client.close();
+    return results;
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    if (!args.keep) {
+      await deleteKeys(redis, env.redisPrefix).catch((err) => log(`Redis cleanup failed: ${err}`));
+      await orm.close(true);
+      await dropDatabase(env.databaseUrl).catch((err) => log(`dropping the database failed: ${err}`));
+    } else {
+      await orm.close(true);
+    }
+    redis.disconnect();
+    if (profileDir) log(`[${mode}] CPU profiles in ${profileDir} (summary: node dist/bench/profile-summary.js <file>)`);
+  }
+}
+
+function writeResults(mode: Mode, stamp: string, args: CliArgs, results: ScenarioResult[]): string {
+  const dir = path.join(ROOT, "bench/results");
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${stamp}-${mode}.json`);
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryMb: Math.round(os.totalmem() / 2 ** 20),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    // Other work on the machine during the run shows here (the paired ratios are meant to cancel it).
+    loadAverageAtEnd: os.loadavg().map((n) => Math.round(n * 100) / 100),
+  };
+  const cli = process.argv.slice(2).join(" ");
+  const command = cli ? `npm run bench -- ${cli}` : "npm run bench";
+  const round = (_key: string, value: unknown) => (typeof value === "number" && !Number.isInteger(value) ? Math.round(value * 100) / 100 : value);
+  const body = { command, mode, startedAt: new Date(started).toISOString(), machine, options: args.options, results };
+  writeFileSync(file, `${JSON.stringify(body, round, 2)}\n`);
+  return path.relative(ROOT, file);
+}
+
+async function main(): Promise<void> {
+  let args: CliArgs;
+  try {
+    args = parseArgs(process.argv.slice(2), SCENARIOS.map((s) => s.id));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const stamp = new Date(started).toISOString().replace(/[-:]/g, "").replace(/\..+$/, "");
+  const runId = stamp.slice(2).replace("T", "").toLowerCase();
+  // Enough distinct users for queue entry at ~15k req/s; the secret is the run's, shared by both modes.
+  const poolSize = Math.min(100_000, Math.max(3000, 15_000 * args.options.durationS));
+  log(`minting ${poolSize} access tokens; modes ${args.modes.join(", ")}; scenarios ${args.scenarios.join(", ")}`);
+  const users = mintUsers("u", poolSize, benchEnv(runId, "single", getConfig().databaseUrl, 0).authSecret);
+  const all: ScenarioResult[] = [];
+  for (const mode of args.modes) {
+    const results = await runMode(mode, args, runId, users);
+    all.push(...results);
+    log(`[${mode}] results written to ${writeResults(mode, stamp, args, results)}`);
+  }
+  console.log(`\n${formatSummary(all)}\n`);
+  const failed = all.flatMap((r) => r.invariants.filter((i) => !i.pass).map((i) => `${r.mode}/${r.scenario}: ${i.name}`));
+  if (failed.length) console.log(`INVARIANTS FAILED:\n  ${failed.join("\n  ")}`);
+  log("done");
+  process.exit(failed.length ? 1 : 0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
