@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Redis from "ioredis";
+import { Kafka, logLevel } from "kafkajs";
 import { getConfig } from "../lib/config";
 import { parseArgs, USAGE, type CliArgs } from "./cli-args";
 import { awaitDelivery } from "./delivery";
@@ -49,6 +50,19 @@ async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
     if (keys.length) await redis.unlink(...keys);
     cursor = next;
   } while (cursor !== "0");
+}
+
+/** Deletes the run's Kafka topics (payment.completed and its DLQ); they were the run's alone. */
+async function deleteTopics(topics: string[]): Promise<void> {
+  const admin = new Kafka({ clientId: "bench-cleanup", brokers: getConfig().kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const mine = topics.filter((t) => existing.has(t));
+    if (mine.length) await admin.deleteTopics({ topics: mine, timeout: 10_000 });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function runMode(mode: Mode, args: CliArgs, runId: string, users: BenchUser[]): Promise<ScenarioResult[]> {
@@ -127,6 +141,7 @@ async function runMode(mode: Mode, args: CliArgs, runId: string, users: BenchUse
     await Promise.all(processes.map((p) => p.stop()));
     if (!args.keep) {
       await deleteKeys(redis, env.redisPrefix).catch((err) => log(`Redis cleanup failed: ${err}`));
+      await deleteTopics([env.topic, env.dlqTopic]).catch((err) => log(`Kafka topic cleanup failed: ${err}`));
       await orm.close(true);
       await dropDatabase(env.databaseUrl).catch((err) => log(`dropping the database failed: ${err}`));
     } else {
