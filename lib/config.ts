@@ -24,6 +24,8 @@ export interface Config {
   kafkaClientId: string;
   kafkaTopicPaymentCompleted: string;
   kafkaTopicPaymentCompletedDlq: string;
+  kafkaTopicPaymentRefunded: string;
+  kafkaTopicPaymentRefundedDlq: string;
   kafkaTopicPartitions: number;
   kafkaConsumerGroup: string;
   dataPlatformUrl: string;
@@ -35,6 +37,8 @@ export interface Config {
   dataPlatformRetryMaxMs: number;
   outboxRelayIntervalMs: number;
   outboxRelayDelayMs: number;
+  /** Published outbox rows older than this are purged (hours). */
+  outboxRetentionH: number;
   services: string;
   authJwtSecret: string;
   queueTokenSecret: string;
@@ -108,6 +112,8 @@ export function loadConfig(env: Env = process.env): Config {
     kafkaClientId: str(env, "KAFKA_CLIENT_ID", "concert-booking"),
     kafkaTopicPaymentCompleted: str(env, "KAFKA_TOPIC_PAYMENT_COMPLETED", "payment.completed"),
     kafkaTopicPaymentCompletedDlq: str(env, "KAFKA_TOPIC_PAYMENT_COMPLETED_DLQ", "payment.completed.dlq"),
+    kafkaTopicPaymentRefunded: str(env, "KAFKA_TOPIC_PAYMENT_REFUNDED", "payment.refunded"),
+    kafkaTopicPaymentRefundedDlq: str(env, "KAFKA_TOPIC_PAYMENT_REFUNDED_DLQ", "payment.refunded.dlq"),
     kafkaTopicPartitions: int(env, "KAFKA_TOPIC_PARTITIONS", 3, 1),
     kafkaConsumerGroup: str(env, "KAFKA_CONSUMER_GROUP", "data-platform"),
     dataPlatformUrl: str(env, "DATA_PLATFORM_URL", "http://127.0.0.1:4000"),
@@ -118,6 +124,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataPlatformRetryMaxMs: int(env, "DATA_PLATFORM_RETRY_MAX_MS", 30_000, 1),
     outboxRelayIntervalMs: int(env, "OUTBOX_RELAY_INTERVAL_MS", 2000, 1),
     outboxRelayDelayMs: int(env, "OUTBOX_RELAY_DELAY_MS", 3000, 0),
+    outboxRetentionH: int(env, "OUTBOX_RETENTION_H", 72, 1),
     services: str(env, "SERVICES", "all"),
     authJwtSecret: secret(env, "AUTH_JWT_SECRET", DEV_JWT_SECRET, production),
     queueTokenSecret: secret(env, "QUEUE_TOKEN_SECRET", DEV_QUEUE_SECRET, production),

@@ -21,7 +21,12 @@ const KAFKA_RESOURCE = "kafkajs";
 /** The topics this system owns; created with the configured partition count when missing. */
 export function systemTopics(): string[] {
   const config = getConfig();
-  return [config.kafkaTopicPaymentCompleted, config.kafkaTopicPaymentCompletedDlq];
+  return [
+    config.kafkaTopicPaymentCompleted,
+    config.kafkaTopicPaymentCompletedDlq,
+    config.kafkaTopicPaymentRefunded,
+    config.kafkaTopicPaymentRefundedDlq,
+  ];
 }
 
 /** Gives a service the broker's shared Kafka connection, opened on start and closed on stop. */

@@ -14,7 +14,7 @@ KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP="${KAFKA_HEAP:--Xms256m -Xmx512m}"
 KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-3}"
-TOPICS=(payment.completed payment.completed.dlq)
+TOPICS=(payment.completed payment.completed.dlq payment.refunded payment.refunded.dlq)
 
 log() { printf '[infra] %s\n' "$*"; }
 die() { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -25,6 +25,8 @@ Object.assign(process.env, {
   DATA_PLATFORM_PORT: "0",
   KAFKA_TOPIC_PAYMENT_COMPLETED: `test.${TEST_RUN_ID}.payment.completed`,
   KAFKA_TOPIC_PAYMENT_COMPLETED_DLQ: `test.${TEST_RUN_ID}.payment.completed.dlq`,
+  KAFKA_TOPIC_PAYMENT_REFUNDED: `test.${TEST_RUN_ID}.payment.refunded`,
+  KAFKA_TOPIC_PAYMENT_REFUNDED_DLQ: `test.${TEST_RUN_ID}.payment.refunded.dlq`,
   KAFKA_CONSUMER_GROUP: `test-${TEST_RUN_ID}-data-platform`,
   KAFKA_CLIENT_ID: `test-${TEST_RUN_ID}`,
 });
