@@ -12,6 +12,8 @@ COPY services ./services
 COPY migrations ./migrations
 COPY scripts ./scripts
 COPY bench ./bench
+# The pages (web/build.mjs bundles them into dist/public during npm run build).
+COPY web ./web
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim

@@ -37,7 +37,7 @@ function fail(res: http.ServerResponse, status: number, type: string): void {
 
 async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const token = bearerToken(req.headers.authorization);
-  const user = token ? verifyAccessToken(token, config.authJwtSecret) : null;
+  const user = token ? await verifyAccessToken(token, config.authJwtSecret) : null;
   const url = req.url ?? "/";
   if (url === "/health") return send(res, 200, { status: "ok" });
   if (!user) return fail(res, 401, "UNAUTHORIZED");

@@ -56,7 +56,7 @@ async function databaseChecks(s: InvariantSources): Promise<InvariantOutcome[]> 
       s,
       "2 wallet balance ≥ 0 and = ledger sum",
       `select w.user_id, w.balance, coalesce(l.total, 0) as ledger from wallet w
-         left join (select user_id, sum(case type when 'CHARGE' then amount else -amount end) as total
+         left join (select user_id, sum(case type when 'USE' then -amount else amount end) as total
                       from ledger_entry group by user_id) l on l.user_id = w.user_id
         where w.balance < 0 or w.balance <> coalesce(l.total, 0)`,
       (r) => `${r.user_id} balance ${r.balance} ledger ${r.ledger}`,

@@ -37,8 +37,8 @@ export function benchEnv(runId: string, mode: Mode, baseDatabaseUrl: string, sta
     databaseUrl: database.toString(),
     redisPrefix: `bench:${runId}:${mode}:`,
     namespace: `bench-${runId}-${mode}`,
-    authSecret: `bench-auth-${runId}`,
-    queueSecret: `bench-queue-${runId}`,
+    authSecret: `bench-auth-${runId}-padded-to-32-bytes-or-more`, // production refuses shorter keys
+    queueSecret: `bench-queue-${runId}-padded-to-32-bytes-or-more`,
     topic: `bench.${runId}.${mode}.payment.completed`,
     dlqTopic: `bench.${runId}.${mode}.payment.completed.dlq`,
     standinPort,

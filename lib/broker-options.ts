@@ -1,10 +1,16 @@
 import type { BrokerOptions } from "moleculer";
+import { BROKER_RETRY_POLICY, CIRCUIT_BREAKER, CallPolicyMiddleware } from "./call-policy";
 import type { Config } from "./config";
+import { ErrorBoundaryMiddleware } from "./error-boundary";
+import { EventLoopMetricsMiddleware } from "./event-loop-metrics";
+import { redisClientOptions } from "../mixins/redis.mixin";
+import { LivenessDiscoverer } from "./node-liveness";
 
 /** Broker options for a node of this system, from the typed configuration. */
 export function brokerOptions(config: Config, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
   const transporter = config.transporter.startsWith("nats://")
-    ? { type: "NATS", options: { url: config.transporter } }
+    ? // Pings find a dead link to the NATS server in ~20 s instead of the client's default 4 min.
+      { type: "NATS", options: { url: config.transporter, pingInterval: 10_000, maxPingOut: 2 } }
     : config.transporter;
   return {
     namespace: config.namespace,
@@ -25,16 +31,27 @@ export function brokerOptions(config: Config, overrides: Partial<BrokerOptions> 
       options: {
         prefix: `${config.redisPrefix}cache`,
         ttl: config.seatCacheTtlS,
-        redis: config.redisUrl,
-        // Options of the redlock (v4) the cacher uses for its per-key stampede lock.
-        redlock: { retryCount: 100, retryDelay: 25, retryJitter: 10 },
+        // Same fail-fast client options as the services' own Redis client (SPEC §11).
+        redis: redisClientOptions(config.redisUrl),
+        // Options of the redlock (v4) the cacher uses for its per-key stampede lock: a reader waits
+        // ~1 s (40 × 25 ms) for another node's fill, then reads through (services/catalog.service.ts).
+        redlock: { retryCount: 40, retryDelay: 25, retryJitter: 10 },
       },
     },
+    // Default for actions that declare no `timeout`; the gateway's actions declare their own (lib/call-policy.ts).
     requestTimeout: config.requestTimeoutMs,
-    retryPolicy: { enabled: false },
+    // Retries are opt-in per action (retryPolicy.retries) and only on "no answer" errors.
+    retryPolicy: BROKER_RETRY_POLICY,
+    circuitBreaker: CIRCUIT_BREAKER,
+    // Dead peers are dropped within nodeTimeoutMs + 250 ms of their last heartbeat (SPEC §11).
+    registry: {
+      discoverer: new LivenessDiscoverer({ heartbeatIntervalS: config.heartbeatIntervalS, nodeTimeoutMs: config.nodeTimeoutMs }),
+    },
     // Finish in-flight requests before a node stops (graceful shutdown).
     tracking: { enabled: true, shutdownTimeout: 10_000 },
     validator: true,
+    // SPEC §11: driver errors become 503/500 on the node that knows them, before NATS.
+    middlewares: [ErrorBoundaryMiddleware(), CallPolicyMiddleware(), EventLoopMetricsMiddleware()],
     metrics: {
       enabled: config.metricsEnabled,
       reporter: config.metricsEnabled

@@ -4,9 +4,40 @@ import type Redis from "ioredis";
 import type { ServiceBroker } from "moleculer";
 
 export type ComponentState = "up" | "down";
+export interface NodeView {
+  id: string;
+  available: boolean;
+  local: boolean;
+}
 export interface HealthReport {
   status: "ok" | "degraded";
   checks: { postgres: ComponentState; redis: ComponentState; nats: ComponentState; kafka: ComponentState };
+  nodes: NodeView[];
+  /** For each service the API needs: how many live nodes serve it. */
+  services: Record<string, number>;
+}
+
+/** The services behind the public API; health is degraded while one of them has no live node. */
+export const REQUIRED_SERVICES = ["auth", "catalog", "queue", "reservations", "points", "payments", "ranking"] as const;
+
+interface RegistryView {
+  getNodeList(opts: { onlyAvailable: boolean; withServices: boolean }): Array<{ id: string; available: boolean; local: boolean }>;
+  getServiceList(opts: { onlyAvailable: boolean; skipInternal: boolean }): Array<{ name: string; nodeID: string }>;
+}
+
+/** Live nodes and per-service node counts, from the broker's local registry (no network). */
+export function registryView(broker: ServiceBroker, required: readonly string[] = REQUIRED_SERVICES): Pick<HealthReport, "nodes" | "services"> {
+  const registry = (broker as unknown as { registry: RegistryView }).registry;
+  const nodes = registry
+    .getNodeList({ onlyAvailable: false, withServices: false })
+    .map((node) => ({ id: node.id, available: node.available, local: node.local }));
+  const serving = new Map<string, Set<string>>(required.map((name) => [name, new Set<string>()]));
+  for (const service of registry.getServiceList({ onlyAvailable: true, skipInternal: true })) {
+    serving.get(service.name)?.add(service.nodeID);
+  }
+  const services: Record<string, number> = {};
+  for (const [name, nodeIds] of serving) services[name] = nodeIds.size;
+  return { nodes, services };
 }
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -72,8 +103,9 @@ export class HealthChecker {
       probe(() => this.kafkaMetadata()),
     ]);
     const checks = { postgres, redis, nats, kafka };
-    const status = Object.values(checks).every((state) => state === "up") ? "ok" : "degraded";
-    return { status, checks };
+    const { nodes, services } = registryView(this.broker);
+    const healthy = Object.values(checks).every((state) => state === "up") && Object.values(services).every((count) => count > 0);
+    return { status: healthy ? "ok" : "degraded", checks, nodes, services };
   }
 
   private async kafkaMetadata(): Promise<void> {

@@ -6,6 +6,9 @@ import type { Context } from "moleculer";
  */
 export type QueueGuardOption = (ctx: Context<any, any>) => number | null | Promise<number | null>;
 
+/** Whether the caller, whose genuine token is no longer ACTIVE, is using a live hold (it still passes). */
+export type QueueGuardLiveHoldOption = (ctx: Context<any, any>) => Promise<boolean>;
+
 /** Redis locks an action takes before its handler runs (see mixins/redlock.mixin.ts). */
 export interface LockOption {
   /** Lock resource names for this call; taken together, sorted, all or nothing. */

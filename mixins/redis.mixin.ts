@@ -1,5 +1,5 @@
 import type { Service, ServiceSchema } from "moleculer";
-import Redis from "ioredis";
+import Redis, { type RedisOptions } from "ioredis";
 import { getConfig } from "../lib/config";
 import { acquireShared, releaseShared } from "../lib/shared-resource";
 
@@ -11,8 +11,36 @@ export interface RedisMethods {
 
 const REDIS_RESOURCE = "ioredis";
 
+/**
+ * ioredis options for a redis:// or rediss:// URL that fail fast while Redis is down (SPEC §11):
+ * reconnect attempts at most 500 ms apart, so a queued command is refused
+ * (MaxRetriesPerRequestError → 503 "redis") within ~1 s, well inside an action's timeout, and a
+ * restarted Redis is picked up within 0.5 s. Also used for the broker's Redis cacher.
+ */
+export function redisClientOptions(url = getConfig().redisUrl): RedisOptions {
+  const parsed = new URL(url);
+  const db = Number(parsed.pathname.replace(/^\//, "")) || 0;
+  return {
+    host: parsed.hostname || "127.0.0.1",
+    port: Number(parsed.port) || 6379,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db,
+    tls: parsed.protocol === "rediss:" ? {} : undefined,
+    maxRetriesPerRequest: 2,
+    retryStrategy: (times: number) => Math.min(times * 50, 500),
+    connectTimeout: 2000,
+  };
+}
+
 export function createRedisClient(url = getConfig().redisUrl): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true, lazyConnect: false });
+  const client = new Redis({ ...redisClientOptions(url), enableAutoPipelining: true, lazyConnect: false });
+  // Queue commands only until the first connection is ready; later, while Redis is away, refuse
+  // them at once ("Stream isn't writeable" → 503 "redis") instead of holding every request.
+  client.once("ready", () => {
+    client.options.enableOfflineQueue = false;
+  });
+  return client;
 }
 
 /** Gives a service the broker's shared ioredis client, opened on start and closed on stop. */

@@ -101,6 +101,11 @@ class LeaseKeeper {
   }
 }
 
+const CLIENT_ERROR_AT = Symbol("redlockClientErrorAt");
+/** A Redis error this recent means a failed acquisition was the connection's fault, not contention. */
+const CLIENT_ERROR_WINDOW_MS = 1000;
+type LockErrorClock = { [CLIENT_ERROR_AT]?: number };
+
 export function RedlockMixin(options: RedlockMixinOptions = {}): Partial<ServiceSchema> {
   const enabled = options.enabled ?? (() => true);
   const defaultTtlMs = options.defaultTtlMs ?? DEFAULT_LOCK_TTL_MS;
@@ -137,8 +142,10 @@ export function RedlockMixin(options: RedlockMixinOptions = {}): Partial<Service
           lock = await this.redlock.acquire(keys, ttlMs);
         } catch (err) {
           if (!(err instanceof Redlock.LockError)) throw err;
-          // A failed acquisition is contention, unless Redis itself is unreachable.
-          if (this.redis.status !== "ready") throw domainError("SERVICE_UNAVAILABLE", "The lock service is unavailable");
+          // A failed acquisition is contention, unless Redis itself is unreachable: redlock reports a
+          // client error before it gives up, and the client's status lags a connection just lost.
+          const clientFailed = Date.now() - ((this as unknown as LockErrorClock)[CLIENT_ERROR_AT] ?? 0) < CLIENT_ERROR_WINDOW_MS;
+          if (clientFailed || this.redis.status !== "ready") throw domainError("SERVICE_UNAVAILABLE", "The lock service is unavailable", { dependency: "redis" });
           throw conflictError([...new Set(names)].sort());
         }
         const held: HeldLocks = { keys, lost: false };
@@ -162,7 +169,10 @@ export function RedlockMixin(options: RedlockMixinOptions = {}): Partial<Service
         retryCount: 0,
         driftFactor: 0.01,
       });
-      self.redlock.on("clientError", (err: unknown) => this.logger.debug("redlock client error", err));
+      self.redlock.on("clientError", (err: unknown) => {
+        (this as unknown as LockErrorClock)[CLIENT_ERROR_AT] = Date.now();
+        this.logger.debug("redlock client error", err);
+      });
     },
   };
   return mixin;

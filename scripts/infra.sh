@@ -9,6 +9,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 INFRA_DIR="${INFRA_DIR:-$ROOT/.infra}"
 KAFKA_DIR="$INFRA_DIR/kafka"
+# The broker jars; a private broker (chaos suite) points this at an existing copy to skip mvn.
+KAFKA_LIBS="${KAFKA_LIBS_DIR:-$KAFKA_DIR/libs}"
 KAFKA_HOST="${KAFKA_HOST:-127.0.0.1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
@@ -40,7 +42,7 @@ check_service() {
 }
 
 kafka_libs() {
-  local libs="$KAFKA_DIR/libs" stamp
+  local libs="$KAFKA_LIBS" stamp
   stamp="$(sha1sum "$ROOT/scripts/kafka/pom.xml" | cut -c1-12)"
   if [ -f "$libs/.stamp" ] && [ "$(cat "$libs/.stamp")" = "$stamp" ]; then return; fi
   command -v mvn >/dev/null || die "mvn is needed to fetch Kafka's jars (apt-get install -y maven)"
@@ -82,7 +84,7 @@ kafka_java() {
   java $KAFKA_HEAP -XX:+UseG1GC -Djava.awt.headless=true \
     -Dkafka.logs.dir="$KAFKA_DIR/logs" \
     -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.properties" \
-    -cp "$KAFKA_DIR/libs/*" "$@"
+    -cp "$KAFKA_LIBS/*" "$@"
 }
 
 kafka_up() {
@@ -99,7 +101,7 @@ kafka_up() {
         || { cat "$KAFKA_DIR/logs/format.log"; die "could not format Kafka storage"; }
     fi
     log "starting Kafka broker on $KAFKA_HOST:$KAFKA_PORT"
-    nohup setsid bash -c "$(declare -f kafka_java); KAFKA_HEAP='$KAFKA_HEAP' KAFKA_DIR='$KAFKA_DIR' ROOT='$ROOT' \
+    nohup setsid bash -c "$(declare -f kafka_java); KAFKA_HEAP='$KAFKA_HEAP' KAFKA_DIR='$KAFKA_DIR' KAFKA_LIBS='$KAFKA_LIBS' ROOT='$ROOT' \
       kafka_java kafka.Kafka '$KAFKA_DIR/server.properties'" \
       > "$KAFKA_DIR/logs/stdout.log" 2>&1 < /dev/null &
     echo $! > "$KAFKA_DIR/kafka.pid"
@@ -110,7 +112,7 @@ kafka_up() {
 # Waits until the broker serves metadata, then creates the topics (idempotent).
 kafka_wait_and_create_topics() {
   local deadline=$((SECONDS + 120)) topic_cmd=(org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_HOST:$KAFKA_PORT")
-  if [ ! -d "$KAFKA_DIR/libs" ]; then kafka_libs; fi
+  if [ ! -d "$KAFKA_LIBS" ]; then kafka_libs; fi
   until kafka_java "${topic_cmd[@]}" --list > /dev/null 2>&1; do
     if [ $SECONDS -gt $deadline ]; then
       tail -n 40 "$KAFKA_DIR/logs/stdout.log" "$KAFKA_DIR/logs/server.log" 2>/dev/null || true

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm start`: infrastructure, build, migrate + demo data, then this node's services.
+# `npm start`: infrastructure, build, migrate + demo data (development, or SEED_DEMO=1), then this node's services.
 #   SERVICES=all (default) runs every service in one process; SERVICES=api,auth runs a subset.
 #   In development (NODE_ENV != production) the data-platform stand-in is started too when
 #   DATA_PLATFORM_URL points at this machine and nothing answers there (STANDIN=0 disables).

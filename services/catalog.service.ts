@@ -1,4 +1,5 @@
 import type { ActionCacheOptions, Context, Service, ServiceSchema } from "moleculer";
+import { DurableEventsMixin } from "../mixins/durable-events.mixin";
 import { OrmMixin, type OrmMethods } from "../mixins/orm.mixin";
 import { QueueGuardMixin } from "../mixins/queue-guard.mixin";
 import { catalogCacheKeys, keysStaleAfter, type SeatChange } from "../modules/catalog/cache-keys";
@@ -13,6 +14,9 @@ import {
   type SeatView,
 } from "../modules/catalog/catalog-queries";
 import { SingleFlight } from "../modules/catalog/single-flight";
+import { addConcert, addSchedule, updateConcert, type ConcertInput, type ConcertPatch, type ScheduleInput } from "../modules/catalog/catalog-writes";
+import { createConcertParams, createScheduleParams, updateConcertParams } from "../modules/catalog/admin-params";
+import { CALL_TIMEOUT_MS, RETRY } from "../lib/call-policy";
 
 interface CatalogMethods {
   /** `action` (a cached catalog action) through this node's single-flight for `key`. */
@@ -30,8 +34,55 @@ type CatalogThis = Service & CatalogVars & CatalogMethods;
 const id = { type: "number", integer: true, positive: true, convert: true } as const;
 const seatChangeParams = { concertId: id, scheduleId: id };
 
+/** The durable source of seat-map invalidation after a payment or a refund (SPEC §9). */
+const durableInvalidation = DurableEventsMixin<CatalogThis>("catalog", {
+  async "payment.completed"(event) {
+    await this.invalidateSeatChange({ concertId: Number(event.concertId), scheduleId: Number(event.scheduleId) });
+  },
+  async "payment.refunded"(event) {
+    await this.invalidateSeatChange({ concertId: Number(event.concertId), scheduleId: Number(event.scheduleId) });
+  },
+});
+
 /** Lease of the cacher's per-key fill lock: far longer than one catalog query takes. */
 const FILL_LOCK_TTL_MS = 10_000;
+
+/**
+ * `action` through the cacher; when its fill lock cannot be had in time (the cacher's redlock gives
+ * up after ~1 s, lib/broker-options.ts: another node is filling slowly, or died holding the lock
+ * until its TTL), the read goes to PostgreSQL without touching the cache. A reader that does not
+ * hold the lock never stores, so the invalidation's re-delete under the lock stays sound; a crashed
+ * filler costs at most FILL_LOCK_TTL_MS of such extra reads (one per key and node at a time, through
+ * the single-flight), never an error.
+ */
+async function readThroughOnLockTimeout(ctx: Context, action: string, params: object): Promise<unknown> {
+  try {
+    return await ctx.call(action, params);
+  } catch (err) {
+    if ((err as { name?: unknown }).name !== "LockError") throw err;
+    ctx.service?.logger.warn(`Cache fill lock of ${action} not acquired in time; reading through to the database`);
+    try {
+      return await ctx.call(action, params, { meta: { $cache: false } });
+    } finally {
+      delete (ctx.meta as { $cache?: boolean }).$cache; // the sub-call's meta merges back into this request's
+    }
+  }
+}
+
+/**
+ * The cacher's fill lock, waited for up to `ttlMs` (the cacher's own retries end after ~1 s): a
+ * fill holds the lock at most that long, and the invalidation must come after a slow one.
+ */
+async function lockWithin(cacher: NonNullable<Service["broker"]["cacher"]>, key: string, ttlMs: number): Promise<() => Promise<void>> {
+  const deadline = Date.now() + ttlMs;
+  for (;;) {
+    try {
+      return await cacher.lock(key, ttlMs);
+    } catch (err) {
+      if ((err as { name?: unknown }).name !== "LockError" || Date.now() > deadline) throw err;
+    }
+  }
+}
 
 /**
  * Cached in Moleculer's Redis cacher under `keyOf(params)`, for the cacher's TTL
@@ -59,25 +110,76 @@ function cachedUnder(keyOf: (params: any) => string): ActionCacheOptions {
  */
 const CatalogService: ServiceSchema<{ rest: string }, CatalogMethods, CatalogVars> = {
   name: "catalog",
-  mixins: [OrmMixin(), QueueGuardMixin()],
+  mixins: [OrmMixin(), QueueGuardMixin(), durableInvalidation],
   settings: { rest: "/" },
   actions: {
     listConcerts: {
       rest: "GET /concerts",
+      timeout: CALL_TIMEOUT_MS.read,
+      retryPolicy: RETRY.safe, // read: repeating changes nothing
       params: {},
       handler(this: OrmMethods, _ctx: Context) {
         return listConcerts(this.em());
       },
     },
-    /** Internal: one concert, or 404 CONCERT_NOT_FOUND (used by queue, ranking). */
+    /** Operator: a concert with its sale windows (SPEC §7). */
+    createConcert: {
+      rest: "POST /admin/concerts",
+      timeout: CALL_TIMEOUT_MS.write,
+      // not retried: a repeat would create a second concert
+      auth: "admin",
+      params: createConcertParams,
+      async handler(this: OrmMethods, ctx: Context<ConcertInput, { $statusCode?: number; $location?: string }>) {
+        const concert = await addConcert(this.em(), ctx.params);
+        ctx.meta.$statusCode = 201;
+        ctx.meta.$location = `/api/concerts/${concert.id}/schedules`;
+        return concert;
+      },
+    },
+    /** Operator: changes title, venue or windows; `concert.updated` tells the nodes that cache them. */
+    updateConcert: {
+      rest: "PATCH /admin/concerts/:concertId",
+      timeout: CALL_TIMEOUT_MS.write,
+      retryPolicy: RETRY.safe, // sets fields: a repeat sets the same values
+      auth: "admin",
+      params: updateConcertParams,
+      async handler(this: OrmMethods, ctx: Context<ConcertPatch & { concertId: number }>) {
+        const { concertId, ...patch } = ctx.params;
+        const concert = await updateConcert(this.em(), concertId, patch);
+        await ctx.broadcast("concert.updated", concert);
+        return concert;
+      },
+    },
+    /** Operator: a schedule with its seats, by sections of rows (1–10,000 seats). */
+    createSchedule: {
+      rest: "POST /admin/concerts/:concertId/schedules",
+      timeout: CALL_TIMEOUT_MS.write,
+      // not retried: a repeat would create a second schedule
+      auth: "admin",
+      params: createScheduleParams,
+      async handler(ctx: Context<ScheduleInput & { concertId: number }, { $statusCode?: number; $location?: string }>) {
+        const { concertId, ...input } = ctx.params;
+        const schedule = await addSchedule(this.em(), concertId, input);
+        // The concert's cached schedule list must show it at once.
+        await this.invalidateSeatChange({ concertId, scheduleId: schedule.id });
+        ctx.meta.$statusCode = 201;
+        ctx.meta.$location = `/api/schedules/${schedule.id}/seats`;
+        return schedule;
+      },
+    },
+    /** Internal: one concert `{id,title,venue,queueOpensAt,saleOpensAt}`, or 404 CONCERT_NOT_FOUND (used by queue, ranking). */
     getConcert: {
       params: { concertId: id },
+      timeout: CALL_TIMEOUT_MS.read,
+      retryPolicy: RETRY.safe, // read: repeating changes nothing
       handler(this: OrmMethods, ctx: Context<{ concertId: number }>) {
         return getConcert(this.em(), ctx.params.concertId);
       },
     },
     listSchedules: {
       rest: "GET /concerts/:concertId/schedules",
+      timeout: CALL_TIMEOUT_MS.read,
+      retryPolicy: RETRY.safe, // read: repeating changes nothing
       params: { concertId: id, available: { type: "boolean", optional: true, convert: true } },
       async handler(ctx: Context<{ concertId: number; available?: boolean }>) {
         const { concertId, available } = ctx.params;
@@ -92,6 +194,8 @@ const CatalogService: ServiceSchema<{ rest: string }, CatalogMethods, CatalogVar
     },
     seatMap: {
       rest: "GET /schedules/:scheduleId/seats",
+      timeout: CALL_TIMEOUT_MS.read,
+      retryPolicy: RETRY.safe, // read: repeating changes nothing
       auth: "required",
       params: { scheduleId: id },
       /** The ACTIVE token must be for the concert this schedule belongs to (404 for an unknown schedule). */
@@ -112,6 +216,8 @@ const CatalogService: ServiceSchema<{ rest: string }, CatalogMethods, CatalogVar
     /** Internal: `{id, concertId, startsAt, totalSeats}` or 404 SCHEDULE_NOT_FOUND (cached; schedules never change). */
     getSchedule: {
       params: { scheduleId: id },
+      timeout: CALL_TIMEOUT_MS.read,
+      retryPolicy: RETRY.safe, // read: repeating changes nothing
       cache: cachedUnder((params: { scheduleId: number }) => catalogCacheKeys.schedule(params.scheduleId)),
       handler(this: OrmMethods, ctx: Context<{ scheduleId: number }>) {
         return getSchedule(this.em(), ctx.params.scheduleId);
@@ -154,10 +260,16 @@ const CatalogService: ServiceSchema<{ rest: string }, CatalogMethods, CatalogVar
         return this.invalidateSeatChange(ctx.params);
       },
     },
+    "payment.refunded": {
+      params: seatChangeParams,
+      handler(ctx: Context<SeatChange>) {
+        return this.invalidateSeatChange(ctx.params);
+      },
+    },
   },
   methods: {
     cachedRead<T>(ctx: Context, action: string, params: object, key: string): Promise<T> {
-      return this.flights.run(key, () => ctx.call(action, params)) as Promise<T>;
+      return this.flights.run(key, () => readThroughOnLockTimeout(ctx, action, params)) as Promise<T>;
     },
     async invalidateSeatChange(change: SeatChange): Promise<void> {
       const keys = keysStaleAfter(change);
@@ -171,7 +283,7 @@ const CatalogService: ServiceSchema<{ rest: string }, CatalogMethods, CatalogVar
       await Promise.all(
         keys.map(async (key) => {
           try {
-            const unlock = await cacher.lock(key, FILL_LOCK_TTL_MS);
+            const unlock = await lockWithin(cacher, key, FILL_LOCK_TTL_MS);
             try {
               await cacher.del(key);
             } finally {

@@ -2,18 +2,24 @@ import type { Context, ServiceSchema } from "moleculer";
 import { getConfig } from "../lib/config";
 import { OrmMixin, type OrmMethods } from "../mixins/orm.mixin";
 import { KafkaMixin, type KafkaMethods } from "../mixins/kafka.mixin";
-import { outboxBacklog, publishEvent, relayBatch, toKafkaMessage, type OutboxRow } from "../modules/kafka/outbox";
+import { outboxBacklog, publishEvent, purgePublished, relayBatch, toKafkaMessage, type OutboxRow } from "../modules/kafka/outbox";
 import { OutboxMetrics } from "../modules/kafka/outbox-metrics";
 
 const RELAY_BATCH = 100;
+/** A relay's claim on its rows: far longer than a Kafka send (kafkajs gives up within ~20 s). */
+const RELAY_LEASE_MS = 60_000;
+/** How often a node tries to purge old published rows (one node at a time does it). */
+const PURGE_EVERY_MS = 10 * 60_000;
 /** Pending fast-path sends per node; beyond that a burst waits in the outbox for the relay. */
 const MAX_FAST_PATH_IN_FLIGHT = 1000;
 
 interface BridgeMethods {
-  publishNow(eventId: string): Promise<void>;
+  publishNow(eventId: string): void;
+  publishOne(eventId: string): Promise<void>;
   publishRows(rows: OutboxRow[]): Promise<void>;
   relayAll(): Promise<number>;
   relayTick(): Promise<void>;
+  purgeTick(): Promise<void>;
   measureBacklog(): Promise<void>;
   scheduleRelay(): void;
 }
@@ -24,6 +30,8 @@ interface BridgeVars extends OrmMethods, KafkaMethods, BridgeMethods {
   relayRunning?: Promise<void>;
   fastPath: Set<Promise<void>>;
   metricsTimer?: NodeJS.Timeout;
+  purgeTimer?: NodeJS.Timeout;
+  purging?: Promise<void>;
   measuring: boolean;
   stopping: boolean;
   /** False after a failed send: the fast path then leaves rows to the relay until Kafka is back. */
@@ -31,9 +39,11 @@ interface BridgeVars extends OrmMethods, KafkaMethods, BridgeMethods {
 }
 
 /**
- * Forwards committed payments from the outbox to Kafka. The fast path publishes a row as soon as
- * its `payment.completed` event arrives; the relay re-sends rows that stayed unpublished (bridge,
- * Kafka or the event lost), so every committed payment reaches the topic at least once.
+ * Forwards committed payments and refunds from the outbox to Kafka (each row to its own topic).
+ * The fast path publishes a row as soon as its `payment.completed` / `payment.refunded` event
+ * arrives; the relay re-sends rows that stayed unpublished (bridge, Kafka or the event lost), so
+ * every committed payment reaches the topic at least once. Published rows are purged after
+ * OUTBOX_RETENTION_H.
  */
 const KafkaBridgeService: ServiceSchema<Record<string, never>, BridgeMethods, BridgeVars> = {
   name: "kafkaBridge",
@@ -47,22 +57,41 @@ const KafkaBridgeService: ServiceSchema<Record<string, never>, BridgeMethods, Br
         return { published: await this.relayAll() };
       },
     },
+    /** Internal (tests, operators): delete rows published more than `retentionHours` ago now. */
+    purgeOutbox: {
+      params: { retentionHours: { type: "number", integer: true, min: 0, optional: true } },
+      async handler(ctx: Context<{ retentionHours?: number }>) {
+        return { purged: await purgePublished(this.em(), ctx.params.retentionHours ?? getConfig().outboxRetentionH) };
+      },
+    },
   },
   events: {
     "payment.completed": {
       params: { eventId: { type: "uuid" } },
       handler(ctx: Context<{ eventId: string }>) {
-        // Left to the relay while Kafka is known to be down, or when too many sends are pending.
-        if (!this.kafkaHealthy || this.fastPath.size >= MAX_FAST_PATH_IN_FLIGHT) return;
-        // Not awaited: a local emit waits for its handlers, and the payment must not wait for Kafka.
-        const sending = this.publishNow(ctx.params.eventId).finally(() => this.fastPath.delete(sending));
-        this.fastPath.add(sending);
+        this.publishNow(ctx.params.eventId);
+      },
+    },
+    "payment.refunded": {
+      params: { eventId: { type: "uuid" } },
+      handler(ctx: Context<{ eventId: string }>) {
+        this.publishNow(ctx.params.eventId);
       },
     },
   },
   methods: {
-    /** Fast path: publish one row right after its payment committed; failures are the relay's. */
-    async publishNow(eventId: string) {
+    /**
+     * Fast path: publish one row right after its transaction committed; failures are the relay's.
+     * Not awaited by the event handler: a local emit waits for its handlers, and the payment must
+     * not wait for Kafka. Left to the relay while Kafka is known to be down, or when too many sends
+     * are pending.
+     */
+    publishNow(eventId: string) {
+      if (!this.kafkaHealthy || this.fastPath.size >= MAX_FAST_PATH_IN_FLIGHT) return;
+      const sending = this.publishOne(eventId).finally(() => this.fastPath.delete(sending));
+      this.fastPath.add(sending);
+    },
+    async publishOne(eventId: string) {
       try {
         const row = await publishEvent(this.em(), eventId, (rows) => this.publishRows(rows));
         if (row) this.metrics.published([row], "event");
@@ -73,7 +102,9 @@ const KafkaBridgeService: ServiceSchema<Record<string, never>, BridgeMethods, Br
     },
     async publishRows(rows: OutboxRow[]) {
       try {
-        await this.kafka.send({ topic: getConfig().kafkaTopicPaymentCompleted, messages: rows.map(toKafkaMessage) });
+        for (const topic of new Set(rows.map((row) => row.topic))) {
+          await this.kafka.send({ topic, messages: rows.filter((row) => row.topic === topic).map(toKafkaMessage) });
+        }
         this.kafkaHealthy = true;
       } catch (err) {
         this.kafkaHealthy = false;
@@ -85,7 +116,9 @@ const KafkaBridgeService: ServiceSchema<Record<string, never>, BridgeMethods, Br
       const olderThanMs = getConfig().outboxRelayDelayMs;
       let total = 0;
       for (;;) {
-        const rows = await relayBatch(this.em(), { olderThanMs, limit: RELAY_BATCH }, (batch) => this.publishRows(batch));
+        const rows = await relayBatch(this.em(), { olderThanMs, limit: RELAY_BATCH, leaseMs: RELAY_LEASE_MS }, (batch) =>
+          this.publishRows(batch),
+        );
         this.metrics.published(rows, "relay");
         total += rows.length;
         if (rows.length < RELAY_BATCH || this.stopping) return total;
@@ -103,6 +136,14 @@ const KafkaBridgeService: ServiceSchema<Record<string, never>, BridgeMethods, Br
       } catch (err) {
         this.metrics.failed("relay");
         this.logger.warn(`Outbox relay failed, retrying next tick: ${(err as Error).message}`);
+      }
+    },
+    async purgeTick() {
+      try {
+        const purged = await purgePublished(this.em(), getConfig().outboxRetentionH);
+        if (purged > 0) this.logger.info(`Outbox purge deleted ${purged} row(s) published over ${getConfig().outboxRetentionH} h ago`);
+      } catch (err) {
+        this.logger.warn(`Outbox purge failed, retrying later: ${(err as Error).message}`);
       }
     },
     /** On a timer of its own, so the gauges stay current while Kafka is down and a relay hangs. */
@@ -137,6 +178,9 @@ const KafkaBridgeService: ServiceSchema<Record<string, never>, BridgeMethods, Br
   },
   started() {
     this.scheduleRelay();
+    this.purgeTimer = setInterval(() => {
+      if (!this.purging) this.purging = this.purgeTick().finally(() => (this.purging = undefined));
+    }, PURGE_EVERY_MS);
     if (this.broker.isMetricsEnabled()) {
       this.metricsTimer = setInterval(() => void this.measureBacklog(), getConfig().outboxRelayIntervalMs);
     }
@@ -145,7 +189,8 @@ const KafkaBridgeService: ServiceSchema<Record<string, never>, BridgeMethods, Br
     this.stopping = true;
     clearTimeout(this.relayTimer);
     clearInterval(this.metricsTimer);
-    await Promise.all([this.relayRunning, ...this.fastPath]);
+    clearInterval(this.purgeTimer);
+    await Promise.all([this.relayRunning, this.purging, ...this.fastPath]);
   },
 };
 

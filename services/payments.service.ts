@@ -5,7 +5,11 @@ import { readIdempotencyKey } from "../lib/idempotency-key";
 import { OrmMixin, type OrmMethods } from "../mixins/orm.mixin";
 import { QueueGuardMixin } from "../mixins/queue-guard.mixin";
 import { findOwnPayment, paymentGuardConcert, payReservation } from "../modules/payments/pay-reservation";
+import { paymentSalesPage } from "../modules/payments/payment-sales";
 import { MAX_INT4 } from "../modules/payments/payment-rules";
+import { refundReservation } from "../modules/payments/refund-reservation";
+import { holdsLiveReservation } from "../modules/queue/live-hold";
+import { CALL_TIMEOUT_MS, RETRY } from "../lib/call-policy";
 
 /** What the gateway puts in ctx.meta (services/api.service.ts). */
 interface RequestMeta {
@@ -35,6 +39,8 @@ const PaymentsService: ServiceSchema<{ rest: string }, Record<string, never>, Or
   actions: {
     create: {
       rest: "POST /",
+      timeout: CALL_TIMEOUT_MS.write,
+      retryPolicy: RETRY.safe, // single by the required Idempotency-Key (row lock + unique key): a repeat replays the payment
       auth: "required",
       params: {
         reservationId: { type: "number", integer: true, positive: true, max: MAX_INT4 },
@@ -44,6 +50,10 @@ const PaymentsService: ServiceSchema<{ rest: string }, Record<string, never>, Or
       queueGuard(this: PaymentsThis, ctx: PayContext) {
         const key = readIdempotencyKey(ctx.meta.idempotencyKey, true);
         return paymentGuardConcert(this.em(), callerId(ctx), ctx.params.reservationId, key);
+      },
+      // A genuine token that ran out still pays the caller's live hold (SPEC §8).
+      queueGuardLiveHold(this: PaymentsThis, ctx: PayContext) {
+        return holdsLiveReservation(this.em(), callerId(ctx), ctx.params.reservationId);
       },
       async handler(this: PaymentsThis, ctx: PayContext) {
         const { payment, event } = await payReservation(this.em(), {
@@ -66,13 +76,51 @@ const PaymentsService: ServiceSchema<{ rest: string }, Record<string, never>, Or
         return payment;
       },
     },
+    /** Internal: payments after `afterId` with their concert and seats, for rebuilding derived state (ranking). */
+    salesPage: {
+      params: {
+        afterId: { type: "number", integer: true, min: 0 },
+        limit: { type: "number", integer: true, min: 1, max: 1000 },
+      },
+      handler(this: PaymentsThis, ctx: Context<{ afterId: number; limit: number }>) {
+        return paymentSalesPage(this.em(), ctx.params.afterId, ctx.params.limit);
+      },
+    },
     /** The caller's own payment (the Location of a 201); others' answer 404 PAYMENT_NOT_FOUND. */
     get: {
       rest: "GET /:id",
+      timeout: CALL_TIMEOUT_MS.read,
+      retryPolicy: RETRY.safe, // read: repeating changes nothing
       auth: "required",
       params: { id: { type: "number", integer: true, positive: true, max: MAX_INT4, convert: true } },
       handler(this: PaymentsThis, ctx: Context<{ id: number }, RequestMeta>) {
         return findOwnPayment(this.em(), callerId(ctx), ctx.params.id);
+      },
+    },
+    /**
+     * Operator: refund a paid reservation (SPEC §7). A repeat answers 200 with the same view and
+     * refunds nothing: the reservation's state makes the refund single, so the optional
+     * Idempotency-Key is only validated. The path is absolute (basePath "/"), outside /payments.
+     */
+    refund: {
+      rest: { method: "POST", basePath: "/", path: "/admin/reservations/:id/refund" },
+      timeout: CALL_TIMEOUT_MS.write,
+      retryPolicy: RETRY.safe, // single by row state: a repeat finds it REFUNDED and refunds nothing
+      auth: "admin",
+      params: { id: { type: "number", integer: true, positive: true, max: MAX_INT4, convert: true } },
+      async handler(this: PaymentsThis, ctx: Context<{ id: number }, RequestMeta>) {
+        readIdempotencyKey(ctx.meta.idempotencyKey, false);
+        const { reservation, event } = await refundReservation(this.em(), {
+          reservationId: ctx.params.id,
+          topic: getConfig().kafkaTopicPaymentRefunded,
+        });
+        // Committed, and the outbox row carries it to Kafka: a failed emit only delays the fast path.
+        if (event) {
+          await ctx.emit("payment.refunded", event).catch((err: unknown) => {
+            this.logger.warn(`payment.refunded for reservation ${reservation.id} was not emitted:`, err);
+          });
+        }
+        return reservation;
       },
     },
   },

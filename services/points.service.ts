@@ -4,6 +4,7 @@ import { readIdempotencyKey } from "../lib/idempotency-key";
 import { OrmMixin, type OrmMethods } from "../mixins/orm.mixin";
 import { MAX_CHARGE_AMOUNT } from "../modules/points/ledger-math";
 import { chargePoints, getWallet, listHistory } from "../modules/points/wallet-store";
+import { CALL_TIMEOUT_MS, RETRY } from "../lib/call-policy";
 
 /** What the gateway puts in ctx.meta (services/api.service.ts). */
 interface RequestMeta {
@@ -25,6 +26,8 @@ const PointsService: ServiceSchema<{ rest: string }, Record<string, never>, OrmM
   actions: {
     balance: {
       rest: "GET /",
+      timeout: CALL_TIMEOUT_MS.read,
+      retryPolicy: RETRY.safe, // read: repeating changes nothing
       auth: "required",
       params: {},
       handler(this: OrmMethods, ctx: Context<unknown, RequestMeta>) {
@@ -33,6 +36,8 @@ const PointsService: ServiceSchema<{ rest: string }, Record<string, never>, OrmM
     },
     charge: {
       rest: "POST /charge",
+      timeout: CALL_TIMEOUT_MS.write,
+      retryPolicy: RETRY.withKey, // single only by its optional Idempotency-Key: without one it is sent once
       auth: "required",
       params: {
         // No `convert`: "100" is a client bug, not an amount.
@@ -46,6 +51,8 @@ const PointsService: ServiceSchema<{ rest: string }, Record<string, never>, OrmM
     },
     history: {
       rest: "GET /history",
+      timeout: CALL_TIMEOUT_MS.read,
+      retryPolicy: RETRY.safe, // read: repeating changes nothing
       auth: "required",
       params: {
         limit: { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true, default: 20 },

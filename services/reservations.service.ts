@@ -14,7 +14,10 @@ import {
   seatLockKeys,
 } from "../modules/reservations/reservation-rules";
 import { findReservation, type ReservationReleasedEvent } from "../modules/reservations/reservation-views";
+import { LISTING_MAX_LIMIT, listScheduleReservations, type ListingQuery } from "../modules/reservations/reservation-listing";
+import { ReservationStatuses } from "../modules/reservations/models/reservation";
 import { holdSeats, scheduleConcertId, seatsUnavailable } from "../modules/reservations/seat-hold";
+import { CALL_TIMEOUT_MS, RETRY } from "../lib/call-policy";
 
 interface ReservationsMeta {
   user?: { id: string };
@@ -65,6 +68,8 @@ const ReservationsService: ServiceSchema<{ rest: string }, Methods, Vars, This> 
   actions: {
     create: {
       rest: "POST /",
+      timeout: CALL_TIMEOUT_MS.write,
+      retryPolicy: RETRY.nodeGone, // never two holds (row locks); only if the node is gone: a repeat after an unseen commit gets 409 for the user's own seats
       auth: "required",
       params: {
         scheduleId: bodyId,
@@ -89,6 +94,8 @@ const ReservationsService: ServiceSchema<{ rest: string }, Methods, Vars, This> 
     },
     get: {
       rest: "GET /:id",
+      timeout: CALL_TIMEOUT_MS.read,
+      retryPolicy: RETRY.safe, // read: repeating changes nothing
       auth: "required",
       params: { id: pathId },
       handler(this: This, ctx: Context<{ id: number }, ReservationsMeta>) {
@@ -97,6 +104,8 @@ const ReservationsService: ServiceSchema<{ rest: string }, Methods, Vars, This> 
     },
     cancel: {
       rest: "DELETE /:id",
+      timeout: CALL_TIMEOUT_MS.write,
+      retryPolicy: RETRY.nodeGone, // single by row state; a repeat after an unseen commit answers 409 RESERVATION_NOT_HELD
       auth: "required",
       params: { id: pathId },
       async handler(this: This, ctx: Context<{ id: number }, ReservationsMeta>) {
@@ -104,6 +113,23 @@ const ReservationsService: ServiceSchema<{ rest: string }, Methods, Vars, This> 
         // A hold found lapsed was expired by this call: announce it, then refuse the cancel.
         if (outcome.released) await this.emitReleased([outcome.released]);
         return assertCancelled(outcome);
+      },
+    },
+    /** Operator: a schedule's reservations, oldest first (`?status=`, keyset paging by `afterId`). */
+    listForSchedule: {
+      rest: { method: "GET", basePath: "/", path: "/admin/schedules/:id/reservations" },
+      timeout: CALL_TIMEOUT_MS.read,
+      retryPolicy: RETRY.safe, // read: repeating changes nothing
+      auth: "admin",
+      params: {
+        id: pathId,
+        status: { type: "enum", values: [...ReservationStatuses], optional: true },
+        afterId: { ...pathId, optional: true },
+        limit: { type: "number", integer: true, min: 1, max: LISTING_MAX_LIMIT, convert: true, optional: true },
+      },
+      handler(this: This, ctx: Context<{ id: number } & Omit<ListingQuery, "scheduleId">>) {
+        const { id, status, afterId, limit } = ctx.params;
+        return listScheduleReservations(this.em(), { scheduleId: id, status, afterId, limit });
       },
     },
     /** Internal (no REST): expire due holds now; the same work the periodic sweeper does. */

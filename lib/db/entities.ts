@@ -7,7 +7,9 @@ import { WalletSchema } from "../../modules/points/models/wallet";
 import { LedgerEntrySchema } from "../../modules/points/models/ledger-entry";
 import { PaymentSchema } from "../../modules/payments/models/payment";
 import { OutboxEventSchema } from "../../modules/payments/models/outbox-event";
+import { QueueControlSchema } from "../../modules/queue/models/queue-control";
 
+/** Every entity: together they are the one source of the schema (migrations are generated from them). */
 export const entities = [
   ConcertSchema,
   ScheduleSchema,
@@ -18,4 +20,5 @@ export const entities = [
   LedgerEntrySchema,
   PaymentSchema,
   OutboxEventSchema,
+  QueueControlSchema,
 ];

@@ -1,5 +1,6 @@
 import { MikroORM, type Options } from "@mikro-orm/postgresql";
 import { Migrator } from "@mikro-orm/migrations";
+import { resolve, sep } from "node:path";
 import { Client, types } from "pg";
 import { entities } from "./entities";
 import { migrationsList } from "../../migrations";
@@ -7,14 +8,34 @@ import { migrationsList } from "../../migrations";
 // Money, counts and ledger ids are bigint columns but stay far below 2^53: read them as numbers.
 types.setTypeParser(types.builtins.INT8, (value: string) => Number(value));
 
-export function ormOptions(databaseUrl: string, poolMax: number): Options {
+/** The TypeScript sources of the migrations (also from dist/: the CLI writes sources, never JS). */
+const MIGRATIONS_DIR = resolve(__dirname, "../..", __dirname.includes(`${sep}dist${sep}`) ? ".." : ".", "migrations");
+
+/**
+ * The entities are the one source of the schema: `npm run migration:create` diffs them against
+ * the snapshot (migrations/.snapshot-concert.json, the schema after the newest migration) and
+ * writes the next migration. Only that command writes the snapshot (`writeSnapshot`): nodes and
+ * tests applying migrations must not, or every database they migrate would rewrite the committed
+ * file, concurrently.
+ */
+export function ormOptions(databaseUrl: string, poolMax: number, { writeSnapshot = false } = {}): Options {
   return {
     clientUrl: databaseUrl,
     entities,
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: false },
     pool: { min: 0, max: poolMax },
-    migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false, silent: true },
+    migrations: {
+      migrationsList,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: writeSnapshot,
+      snapshotName: ".snapshot-concert",
+      path: MIGRATIONS_DIR,
+      pathTs: MIGRATIONS_DIR,
+      emit: "ts",
+      silent: true,
+    },
     allowGlobalContext: false,
     debug: false,
   };

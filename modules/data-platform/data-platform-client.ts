@@ -10,25 +10,25 @@ export interface AttemptResult {
 
 const DETAIL_MAX = 300;
 
-/** HTTP client of the external data platform (SPEC §4): `POST ${url}/reservations`. */
+/** HTTP client of the external data platform (SPEC §4, §7): `POST ${url}/reservations`, `POST ${url}/refunds`. */
 export class DataPlatformClient {
-  private readonly endpoint: string;
+  private readonly baseUrl: string;
 
   constructor(
     baseUrl: string,
     private readonly timeoutMs: number,
   ) {
-    this.endpoint = `${baseUrl.replace(/\/+$/, "")}/reservations`;
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
 
   /**
    * Posts one message value as is (the JSON of the Kafka message). Timeouts and network errors
    * come back as "retry"; it throws only when `signal` aborts the attempt (the consumer stops).
    */
-  async post(body: string, signal?: AbortSignal): Promise<AttemptResult> {
+  async post(body: string, signal?: AbortSignal, path = "/reservations"): Promise<AttemptResult> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     try {
-      const response = await fetch(this.endpoint, {
+      const response = await fetch(this.baseUrl + path, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body,

@@ -1,21 +1,28 @@
-import type { Consumer, EachMessagePayload, IHeaders } from "kafkajs";
-import type { ClientSockets, KafkaConnection, KafkaLogger } from "../kafka/kafka-connection";
+import type { IHeaders } from "kafkajs";
+import type { KafkaConnection, KafkaLogger } from "../kafka/kafka-connection";
+import { DurableConsumer, type ConsumedMessage, type HandleVerdict, type MessageOutcome } from "../kafka/durable-consumer";
 import type { DataPlatformClient } from "./data-platform-client";
-import { deliverWithRetry, type DeliveryOutcome } from "./delivery";
 import type { BackoffPolicy } from "./retry-policy";
+
+/** One topic the data platform is fed from: where its messages go, and where refused ones are parked. */
+export interface DataPlatformRoute {
+  topic: string;
+  /** Path on the data platform, e.g. "/reservations" or "/refunds". */
+  path: string;
+  dlqTopic: string;
+}
 
 export interface DataPlatformConsumerOptions {
   connection: KafkaConnection;
   client: DataPlatformClient;
   groupId: string;
-  topic: string;
-  dlqTopic: string;
+  routes: DataPlatformRoute[];
   /** Partitions handled in parallel (each one stays in order). */
   concurrency: number;
-  maxAttempts: number;
   backoff: BackoffPolicy;
-  logger: KafkaLogger & { error(...args: unknown[]): void };
-  onOutcome?: (outcome: DeliveryOutcome) => void;
+  logger: KafkaLogger;
+  onOutcome?: (outcome: MessageOutcome) => void;
+  onBlocked?: (topic: string, seconds: number) => void;
 }
 
 /** Headers added to a dead-lettered message, next to the original ones (event-id, …). */
@@ -28,123 +35,73 @@ export const DLQ_HEADERS = {
   failedAt: "dlq-failed-at",
 } as const;
 
-const RESTART_DELAY_MS = 2000;
-
 /**
- * The data-platform side of the topic: a consumer group that hands each message to the platform
- * and commits its offset only once the platform applied it or it was parked in the DLQ. Anything
- * else (a crash, a stop, a rebalance mid-retry) leaves the offset where it was: the message comes
- * again, and the platform's dedup by eventId makes the repeat harmless.
+ * The data-platform side of the topics: a consumer group that hands each message to the platform.
+ * 2xx: done. 5xx, 408, 429, timeouts and network errors: retried for as long as the outage lasts
+ * (the partition pauses between tries; see DurableConsumer). Any other 4xx: refused for good,
+ * parked in the topic's DLQ with the reason and attempt count in headers. The platform dedups by
+ * eventId, so a message that comes again is harmless.
  */
 export class DataPlatformConsumer {
-  private consumer?: Consumer;
-  private sockets?: ClientSockets;
-  private starting?: Promise<void>;
-  private restartTimer?: NodeJS.Timeout;
-  private readonly stopping = new AbortController();
+  private readonly consumer: DurableConsumer;
+  private readonly routes: Map<string, DataPlatformRoute>;
 
-  constructor(private readonly options: DataPlatformConsumerOptions) {}
+  constructor(private readonly options: DataPlatformConsumerOptions) {
+    this.routes = new Map(options.routes.map((route) => [route.topic, route]));
+    this.consumer = new DurableConsumer({
+      connection: options.connection,
+      groupId: options.groupId,
+      topics: options.routes.map((route) => route.topic),
+      concurrency: options.concurrency,
+      backoff: options.backoff,
+      logger: options.logger,
+      handle: (message, signal) => this.deliver(message, signal),
+      onReject: (message, verdict, attempts) => this.deadLetter(message, verdict, attempts),
+      onOutcome: options.onOutcome,
+      onBlocked: options.onBlocked,
+    });
+  }
 
-  /**
-   * Joins the group. Never rejects: when Kafka is down it keeps trying in the background, so a
-   * node starts (and keeps running) without Kafka.
-   */
   start(): Promise<void> {
-    this.starting = this.startOnce();
-    return this.starting;
+    return this.consumer.start();
   }
 
-  async stop(): Promise<void> {
-    // Abort deliveries in their backoff first: stopping waits for the running handlers.
-    this.stopping.abort(new Error("data-platform consumer stopping"));
-    clearTimeout(this.restartTimer);
-    // A consumer disconnected while it is still joining can finish joining afterwards and run on.
-    await this.starting;
-    await this.consumer?.disconnect().catch(() => undefined);
-    this.sockets?.destroyAll();
+  stop(): Promise<void> {
+    return this.consumer.stop();
   }
 
-  private async startOnce(): Promise<void> {
-    if (this.stopping.signal.aborted) return;
-    const { connection, groupId, topic, concurrency } = this.options;
-    const { kafka, sockets } = connection.consumerClient();
-    const consumer = kafka.consumer({
-      groupId,
-      // A short session: after Kafka restarts, the group waits this long for members that died
-      // with the old connection before it rebalances. Long deliveries heartbeat while they back off.
-      sessionTimeout: 10_000,
-      heartbeatInterval: 2000,
-      // Every restart is ours (restartLater): one place decides, and stop() knows what runs.
-      retry: { initialRetryTime: 250, maxRetryTime: 3000, retries: 10, restartOnFailure: async () => false },
-    });
-    this.consumer = consumer;
-    this.sockets = sockets;
-    // kafkajs has already disconnected a crashed consumer when it emits CRASH.
-    consumer.on(consumer.events.CRASH, ({ payload }) => this.restartLater(consumer, payload.error));
-    try {
-      await connection.ensureTopics();
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        partitionsConsumedConcurrently: concurrency,
-        eachMessage: (payload) => this.handle(consumer, payload),
-      });
-    } catch (err) {
-      this.restartLater(consumer, err as Error);
-    }
+  private async deliver(message: ConsumedMessage, signal: AbortSignal): Promise<HandleVerdict> {
+    const route = this.routes.get(message.topic);
+    if (!route) return { verdict: "reject", detail: `no data-platform route for topic ${message.topic}` };
+    const result = await this.options.client.post(message.value?.toString("utf8") ?? "", signal, route.path);
+    if (result.verdict === "done") return { verdict: "done" };
+    if (result.verdict === "retry") return { verdict: "retry", detail: result.detail };
+    return { verdict: "reject", detail: result.detail, status: result.status };
   }
 
-  private restartLater(consumer: Consumer, error: Error): void {
-    if (this.stopping.signal.aborted || this.consumer !== consumer) return;
-    this.options.logger.warn(`Data-platform consumer stopped (${error.message}); restarting in ${RESTART_DELAY_MS} ms`);
-    const sockets = this.sockets;
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => {
-      this.starting = consumer
-        .disconnect()
-        .catch(() => undefined)
-        .then(() => {
-          sockets?.destroyAll();
-          return this.startOnce();
-        });
-    }, RESTART_DELAY_MS);
-  }
-
-  private async handle(consumer: Consumer, { topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
-    const { client, logger } = this.options;
-    const body = message.value?.toString("utf8") ?? "";
-    const outcome = await deliverWithRetry((signal) => client.post(body, signal), {
-      maxAttempts: this.options.maxAttempts,
-      backoff: this.options.backoff,
-      heartbeat,
-      signal: this.stopping.signal,
-      onRetry: (attempt, result, delayMs) =>
-        logger.debug(`Data platform attempt ${attempt} for ${topic}/${partition}@${message.offset}: ${result.detail}; retry in ${delayMs} ms`),
-    });
-    if (!outcome.delivered) {
-      logger.warn(`Dead-lettering ${topic}/${partition}@${message.offset} (${outcome.reason}): ${outcome.last.detail}`);
-      await this.options.connection.send({
-        topic: this.options.dlqTopic,
-        messages: [
-          {
-            key: message.key,
-            value: message.value,
-            headers: {
-              ...copyHeaders(message.headers),
-              [DLQ_HEADERS.reason]: outcome.reason,
-              [DLQ_HEADERS.error]: outcome.last.detail,
-              ...(outcome.last.status !== undefined ? { [DLQ_HEADERS.status]: String(outcome.last.status) } : {}),
-              [DLQ_HEADERS.attempts]: String(outcome.attempts),
-              [DLQ_HEADERS.source]: `${topic}/${partition}/${message.offset}`,
-              [DLQ_HEADERS.failedAt]: new Date().toISOString(),
-            },
+  private async deadLetter(message: ConsumedMessage, verdict: Extract<HandleVerdict, { verdict: "reject" }>, attempts: number): Promise<void> {
+    const route = this.routes.get(message.topic);
+    const dlqTopic = route?.dlqTopic ?? `${message.topic}.dlq`;
+    const source = `${message.topic}/${message.partition}/${message.offset}`;
+    this.options.logger.warn(`Dead-lettering ${source} to ${dlqTopic}: ${verdict.detail}`);
+    await this.options.connection.send({
+      topic: dlqTopic,
+      messages: [
+        {
+          key: message.key,
+          value: message.value,
+          headers: {
+            ...copyHeaders(message.headers),
+            [DLQ_HEADERS.reason]: "rejected",
+            [DLQ_HEADERS.error]: verdict.detail,
+            ...(verdict.status !== undefined ? { [DLQ_HEADERS.status]: String(verdict.status) } : {}),
+            [DLQ_HEADERS.attempts]: String(attempts),
+            [DLQ_HEADERS.source]: source,
+            [DLQ_HEADERS.failedAt]: new Date().toISOString(),
           },
-        ],
-      });
-    }
-    await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
-    this.options.onOutcome?.(outcome);
+        },
+      ],
+    });
   }
 }
 

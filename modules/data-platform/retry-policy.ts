@@ -38,19 +38,3 @@ export function verdictForStatus(status: number): AttemptVerdict {
   if (status >= 500 || status === 408 || status === 429) return "retry";
   return "reject";
 }
-
-export type NextStep = { action: "done" } | { action: "retry"; delayMs: number } | { action: "dead-letter"; reason: "rejected" | "exhausted" };
-
-/** After attempt number `attempt` (1-based) ended with `verdict`. */
-export function nextStep(
-  verdict: AttemptVerdict,
-  attempt: number,
-  maxAttempts: number,
-  policy: BackoffPolicy,
-  random: () => number = Math.random,
-): NextStep {
-  if (verdict === "done") return { action: "done" };
-  if (verdict === "reject") return { action: "dead-letter", reason: "rejected" };
-  if (attempt >= maxAttempts) return { action: "dead-letter", reason: "exhausted" };
-  return { action: "retry", delayMs: backoffDelayMs(attempt, policy, random) };
-}

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import { NO_FAULTS, parseFaults, pickFault, UUID_PATTERN, type Faults } from "./standin-faults";
-import { StandInStore } from "./standin-store";
+import { StandInStore, type RecordKind } from "./standin-store";
 
 /**
  * A small stand-in for the external data platform (SPEC §4), for local runs and tests:
@@ -10,6 +10,7 @@ import { StandInStore } from "./standin-store";
  *                       (nothing changes), 400 not a JSON object with a uuid eventId,
  *                       422/503 when told to by /_faults
  *   GET  /reservations  the applied records [{eventId, payload, appliedAt}], oldest first
+ *   POST /refunds       the same for payment.refunded values (SPEC §7); GET /refunds lists them
  *   POST /_faults       set injected faults (see standin-faults.ts); GET /_faults reads them
  *   GET  /_stats        request counters since start: {requests, applied, duplicates, failed, rejected, invalid}
  *   GET  /health        200 {status:"ok"}
@@ -21,7 +22,7 @@ export interface StandInOptions {
 }
 
 export interface StandInStats {
-  /** Every POST /reservations, duplicates and failures included. */
+  /** Every POST /reservations and /refunds, duplicates and failures included. */
   requests: number;
   applied: number;
   duplicates: number;
@@ -73,7 +74,7 @@ export async function startDataPlatformStandIn(options: StandInOptions): Promise
   let faults: Faults = NO_FAULTS;
   const closing = new AbortController();
 
-  async function postReservation(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function postRecord(req: IncomingMessage, res: ServerResponse, kind: RecordKind): Promise<void> {
     stats.requests += 1;
     let body: unknown;
     try {
@@ -99,7 +100,7 @@ export async function startDataPlatformStandIn(options: StandInOptions): Promise
       stats.failed += 1;
       return send(res, 503, { error: "unavailable (injected fault)", eventId });
     }
-    const applied = await store.apply(eventId, body);
+    const applied = await store.apply(eventId, body, kind);
     if (applied) stats.applied += 1;
     else stats.duplicates += 1;
     send(res, applied ? 201 : 200, { eventId, applied });
@@ -108,8 +109,10 @@ export async function startDataPlatformStandIn(options: StandInOptions): Promise
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", "http://stand-in").pathname;
     const key = `${req.method} ${path}`;
-    if (key === "POST /reservations") return postReservation(req, res);
-    if (key === "GET /reservations") return send(res, 200, await store.list());
+    if (key === "POST /reservations") return postRecord(req, res, "reservation");
+    if (key === "GET /reservations") return send(res, 200, await store.list("reservation"));
+    if (key === "POST /refunds") return postRecord(req, res, "refund");
+    if (key === "GET /refunds") return send(res, 200, await store.list("refund"));
     if (key === "GET /_faults") return send(res, 200, faults);
     if (key === "POST /_faults") {
       try {

@@ -5,6 +5,8 @@ import type { IHeaders } from "kafkajs";
 export interface OutboxRow {
   id: number;
   eventId: string;
+  /** The Kafka topic the row goes to (payment.completed, payment.refunded). */
+  topic: string;
   messageKey: string;
   payload: Record<string, unknown>;
   /** As the driver returns timestamptz from raw SQL: text such as "2026-11-25 10:00:00.123+00". */
@@ -24,9 +26,9 @@ export function toKafkaMessage(row: Pick<OutboxRow, "eventId" | "messageKey" | "
   return { key: row.messageKey, value: JSON.stringify(row.payload), headers: { [EVENT_ID_HEADER]: row.eventId } };
 }
 
-const ROW_COLUMNS = `id, event_id as "eventId", message_key as "messageKey", payload, created_at as "createdAt"`;
+const ROW_COLUMNS = `id, event_id as "eventId", topic, message_key as "messageKey", payload, created_at as "createdAt"`;
 
-/** Publishes rows to Kafka; resolves only when Kafka acknowledged all of them. */
+/** Publishes rows to Kafka (each to its own `topic`); resolves only when Kafka acknowledged all of them. */
 export type PublishRows = (rows: OutboxRow[]) => Promise<void>;
 
 /**
@@ -36,15 +38,15 @@ export type PublishRows = (rows: OutboxRow[]) => Promise<void>;
 export async function markPublished(em: EntityManager, eventIds: string[]): Promise<void> {
   if (eventIds.length === 0) return;
   await em.execute(
-    "update outbox_event set published_at = now(), attempts = attempts + 1 where event_id in (?) and published_at is null",
+    "update outbox_event set published_at = now(), claimed_until = null, attempts = attempts + 1 where event_id in (?) and published_at is null",
     [eventIds],
   );
 }
 
-/** Counts a failed publish attempt (after the relay's transaction rolled back). */
+/** Counts a failed publish attempt and gives the rows back to the next relay round. */
 export async function countFailedAttempt(em: EntityManager, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
-  await em.execute("update outbox_event set attempts = attempts + 1 where id in (?) and published_at is null", [ids]);
+  await em.execute("update outbox_event set attempts = attempts + 1, claimed_until = null where id in (?) and published_at is null", [ids]);
 }
 
 /**
@@ -67,32 +69,69 @@ export interface RelayOptions {
   /** Rows younger than this are left to the fast path. */
   olderThanMs: number;
   limit: number;
+  /** How long a claim keeps other relays off the rows: longer than a Kafka send may take. */
+  leaseMs: number;
 }
 
 /**
- * Slow path: claims up to `limit` old unpublished rows (skip locked, so several nodes take
- * disjoint batches), publishes them as one batch and marks them, all in one transaction: a row is
- * marked only if Kafka acknowledged it, and a crash before the commit leaves it to the next round.
+ * Slow path in three short steps, none of which holds a transaction or a row lock while Kafka
+ * answers (SPEC §9): claim up to `limit` old unpublished rows with a lease (one autocommit
+ * statement; SKIP LOCKED keeps concurrent relays on disjoint rows), publish them, mark them. A
+ * relay that dies after claiming only delays its rows until the lease ends; a relay that dies after
+ * Kafka's ack but before marking sends them again (a duplicate, deduplicated by eventId).
  * Returns the rows published.
  */
 export async function relayBatch(em: EntityManager, options: RelayOptions, publish: PublishRows): Promise<OutboxRow[]> {
-  let claimed: OutboxRow[] = [];
+  // Hand-written: a claim must be one atomic statement (select-for-update + update + returning).
+  const claimed = await em.execute<OutboxRow[]>(
+    `update outbox_event set claimed_until = now() + make_interval(secs => ?)
+      where id in (
+        select id from outbox_event
+         where published_at is null and created_at < now() - make_interval(secs => ?)
+           and (claimed_until is null or claimed_until < now())
+         order by id limit ? for update skip locked)
+      returning ${ROW_COLUMNS}`,
+    [options.leaseMs / 1000, options.olderThanMs / 1000, options.limit],
+  );
+  if (claimed.length === 0) return [];
+  claimed.sort((a, b) => a.id - b.id);
   try {
-    return await em.transactional(async (tx) => {
-      claimed = await tx.execute<OutboxRow[]>(
-        `select ${ROW_COLUMNS} from outbox_event
-          where published_at is null and created_at < now() - make_interval(secs => ?)
-          order by id limit ? for update skip locked`,
-        [options.olderThanMs / 1000, options.limit],
-      );
-      if (claimed.length === 0) return [];
-      await publish(claimed);
-      await markPublished(tx, claimed.map((row) => row.eventId));
-      return claimed;
-    });
+    await publish(claimed);
   } catch (err) {
     await countFailedAttempt(em, claimed.map((row) => row.id)).catch(() => undefined);
     throw err;
+  }
+  await markPublished(em, claimed.map((row) => row.eventId));
+  return claimed;
+}
+
+/** Advisory lock of the outbox purge: one node at a time deletes (arbitrary constant of this system). */
+const PURGE_LOCK_ID = 724_301_120;
+
+/**
+ * Deletes rows published more than `retentionHours` ago, in short batches, returning how many.
+ * Each batch is a transaction that first takes a transaction-scoped advisory lock: when another
+ * node is purging, this one stops instead of contending for the same rows.
+ */
+export async function purgePublished(em: EntityManager, retentionHours: number, batch = 5000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await em.transactional(async (tx) => {
+      const [lock] = await tx.execute<Array<{ locked: boolean }>>("select pg_try_advisory_xact_lock(?) as locked", [PURGE_LOCK_ID]);
+      if (!lock.locked) return -1;
+      // Hand-written: a bounded delete (PostgreSQL has no DELETE … LIMIT) keeps each transaction short.
+      const rows = await tx.execute<Array<{ id: number }>>(
+        `delete from outbox_event where id in (
+           select id from outbox_event
+            where published_at is not null and published_at < now() - make_interval(hours => ?)
+            limit ?) returning id`,
+        [retentionHours, batch],
+      );
+      return rows.length;
+    });
+    if (deleted < 0) return total;
+    total += deleted;
+    if (deleted < batch) return total;
   }
 }
 

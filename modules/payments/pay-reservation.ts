@@ -12,6 +12,7 @@ import {
   type PaymentCompletedEvent,
   type PaymentView,
 } from "./payment-rules";
+import { transactional } from "../../lib/db/transient-retry";
 
 export interface PayRequest {
   userId: string;
@@ -164,7 +165,8 @@ async function payInTransaction(tx: EntityManager, request: PayRequest): Promise
  */
 export async function payReservation(em: EntityManager, request: PayRequest): Promise<PayResult> {
   try {
-    return await em.transactional((tx) => payInTransaction(tx, request));
+    // Also after a lost COMMIT: the repeat finds the payment by its key and replays it.
+    return await transactional(em, (tx) => payInTransaction(tx, request), { repeatAfterLostCommit: true });
   } catch (err) {
     if (!isUniqueViolation(err, "payment_idempotency_uq")) throw err;
     const first = await findPaymentByKey(em, request.userId, request.idempotencyKey);

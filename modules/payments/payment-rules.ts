@@ -81,3 +81,47 @@ export function paymentCompletedEvent(input: {
     paidAt: input.paidAt,
   };
 }
+
+/** The internal `payment.refunded` event and the Kafka message value (SPEC §7); also the outbox payload. */
+export interface PaymentRefundedEvent {
+  eventId: string;
+  paymentId: number;
+  reservationId: number;
+  userId: string;
+  concertId: number;
+  scheduleId: number;
+  seatIds: number[];
+  amount: number;
+  refundedAt: string;
+}
+
+export function paymentRefundedEvent(input: {
+  eventId: string;
+  paymentId: number;
+  reservation: { id: number; userId: string; concertId: number; scheduleId: number };
+  seatIds: number[];
+  amount: number;
+  refundedAt: string;
+}): PaymentRefundedEvent {
+  return {
+    eventId: input.eventId,
+    paymentId: input.paymentId,
+    reservationId: input.reservation.id,
+    userId: input.reservation.userId,
+    concertId: input.reservation.concertId,
+    scheduleId: input.reservation.scheduleId,
+    seatIds: [...input.seatIds].sort((a, b) => a - b),
+    amount: input.amount,
+    refundedAt: input.refundedAt,
+  };
+}
+
+/**
+ * What a refund request does with a reservation in `status`: refund a CONFIRMED one, answer a
+ * REFUNDED one as it is (a repeat refunds nothing), refuse anything else with 409.
+ */
+export function refundDecision(reservationId: number, status: ReservationStatus): "REFUND" | "REPLAY" | DomainError {
+  if (status === "CONFIRMED") return "REFUND";
+  if (status === "REFUNDED") return "REPLAY";
+  return domainError("RESERVATION_NOT_CONFIRMED", `Reservation ${reservationId} is ${status}, not CONFIRMED`, { reservationId, status });
+}

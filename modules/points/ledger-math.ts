@@ -3,9 +3,9 @@ import type { LedgerEntryType } from "./models/ledger-entry";
 /** SPEC §3: one charge is a positive integer of at most 10,000,000 points. */
 export const MAX_CHARGE_AMOUNT = 10_000_000;
 
-/** The signed effect of one ledger entry on the balance. */
+/** The signed effect of one ledger entry on the balance: a USE spends, a CHARGE or a REFUND adds. */
 export function signedAmount(type: LedgerEntryType, amount: number): number {
-  return type === "CHARGE" ? amount : -amount;
+  return type === "USE" ? -amount : amount;
 }
 
 /**
@@ -20,7 +20,7 @@ export function balanceAfter(balance: number, type: LedgerEntryType, amount: num
   return next;
 }
 
-/** The balance a ledger adds up to (CHARGE − USE): a wallet must always equal this. */
+/** The balance a ledger adds up to (CHARGE + REFUND − USE): a wallet must always equal this. */
 export function ledgerBalance(entries: ReadonlyArray<{ type: LedgerEntryType; amount: number }>): number {
   return entries.reduce((sum, entry) => sum + signedAmount(entry.type, entry.amount), 0);
 }

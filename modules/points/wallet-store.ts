@@ -3,6 +3,7 @@ import { isoTimestamp } from "../../lib/db/timestamps";
 import { domainError } from "../../lib/errors";
 import { balanceAfter } from "./ledger-math";
 import type { LedgerEntryType } from "./models/ledger-entry";
+import { transactional } from "../../lib/db/transient-retry";
 
 export interface WalletView {
   userId: string;
@@ -98,7 +99,8 @@ function replayCharge(userId: string, amount: number, first: ChargeRecord, idemp
  */
 export async function chargePoints(em: EntityManager, userId: string, amount: number, idempotencyKey?: string): Promise<WalletView> {
   try {
-    return await em.transactional(async (tx) => {
+    // After a lost COMMIT only a keyed charge runs again (the key makes it single); one without a key could charge twice.
+    return await transactional(em, async (tx) => {
       await tx.execute("insert into wallet (user_id, balance) values (?, 0) on conflict (user_id) do nothing", [userId]);
       const balance = (await lockWallet(tx, userId)) ?? 0;
       if (idempotencyKey) {
@@ -107,7 +109,7 @@ export async function chargePoints(em: EntityManager, userId: string, amount: nu
       }
       const next = await applyEntry(tx, { userId, type: "CHARGE", amount, balance, idempotencyKey });
       return { userId, balance: next };
-    });
+    }, { repeatAfterLostCommit: Boolean(idempotencyKey) });
   } catch (err) {
     if (!idempotencyKey || !isUniqueViolation(err, "ledger_entry_idempotency_uq")) throw err;
     const first = await findCharge(em, userId, idempotencyKey);

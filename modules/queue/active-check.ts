@@ -30,3 +30,10 @@ export async function checkActiveToken(
   if (nonce !== claims.nonce || expiresAt === null || Number(expiresAt) <= nowMs) return "NOT_ACTIVE";
   return "ACTIVE";
 }
+
+/** Whether the entry of this genuine token was left by its user (DELETE /queue/me), as Redis remembers it. */
+export async function tokenWasLeft(redis: Redis, prefix: string, secret: string, token: unknown, concertId: number): Promise<boolean> {
+  const claims = verifyQueueToken(token, secret);
+  if (!claims) return false;
+  return (await redis.hget(queueKeys(prefix, concertId).left, claims.userId)) === claims.nonce;
+}

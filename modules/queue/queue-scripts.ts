@@ -26,14 +26,19 @@ local function admissionWindow(key, now, windowMs)
 end`;
 
 /**
- * KEYS: seq, waiting, active, tokens, concerts, stats; ARGV: userId, fresh nonce, concertId, windowMs.
- * A live entry (waiting, or active and not expired) is returned as is; otherwise a new entry goes to
- * the back: its place is the next value of the per-concert sequence.
- * Returns {created, nonce, status, position, expiresAtMs, nowMs, windowAdmitted, windowOldestMs}.
+ * KEYS: seq, waiting, active, tokens, concerts, stats, pre, seen, opens;
+ * ARGV: userId, fresh nonce, concertId, windowMs, queueOpensMs, saleOpensMs (-1 = no such time).
+ * Before queueOpensMs: CLOSED, nothing written. A live entry (waiting, pre-queue, or active and not
+ * expired) is returned as is; otherwise a new entry goes to the pre-queue set (before saleOpensMs,
+ * by the Redis clock) or to the back of the waiting line (the next value of the per-concert
+ * sequence). Entering counts as being seen (idle places, SPEC §8).
+ * Returns {created, nonce, status, position, expiresAtMs, nowMs, windowAdmitted, windowOldestMs, saleOpensMs}.
  */
 const ENTER = `${NOW_MS}${ADMISSION_WINDOW}
 local now = nowMs()
 local user = ARGV[1]
+local queueOpens, saleOpens = tonumber(ARGV[5]), tonumber(ARGV[6])
+if queueOpens >= 0 and now < queueOpens then return {0, '', 'CLOSED', -1, -1, now, 0, -1, saleOpens} end
 local nonce = redis.call('HGET', KEYS[4], user)
 local status, position, expiresAt, created = false, -1, -1, 0
 if nonce then
@@ -42,25 +47,36 @@ if nonce then
     status, position, expiresAt = 'ACTIVE', 0, tonumber(exp)
   else
     local rank = redis.call('ZRANK', KEYS[2], user)
-    if rank then status, position = 'WAITING', rank + 1 end
+    if rank then status, position = 'WAITING', rank + 1
+    elseif redis.call('SISMEMBER', KEYS[7], user) == 1 then status = 'PRE_QUEUE' end
   end
 end
 if not status then
   redis.call('ZREM', KEYS[3], user)
   nonce = ARGV[2]
-  local seq = redis.call('INCR', KEYS[1])
-  redis.call('ZADD', KEYS[2], seq, user)
+  if saleOpens >= 0 and now < saleOpens then
+    redis.call('SADD', KEYS[7], user)
+    redis.call('SET', KEYS[9], saleOpens)
+    status = 'PRE_QUEUE'
+  else
+    local seq = redis.call('INCR', KEYS[1])
+    redis.call('ZADD', KEYS[2], seq, user)
+    status, position = 'WAITING', redis.call('ZRANK', KEYS[2], user) + 1
+  end
   redis.call('HSET', KEYS[4], user, nonce)
   redis.call('SADD', KEYS[5], ARGV[3])
-  status, position, created = 'WAITING', redis.call('ZRANK', KEYS[2], user) + 1, 1
+  created = 1
 end
+if status ~= 'ACTIVE' then redis.call('ZADD', KEYS[8], now, user) end
+if saleOpens < 0 then saleOpens = tonumber(redis.call('GET', KEYS[9]) or '-1') end
 local admitted, oldest = admissionWindow(KEYS[6], now, tonumber(ARGV[4]))
-return {created, nonce, status, position, expiresAt, now, admitted, oldest}`;
+return {created, nonce, status, position, expiresAt, now, admitted, oldest, saleOpens}`;
 
 /**
- * KEYS: waiting, active, tokens, stats; ARGV: userId, nonce, windowMs. Read only.
- * A nonce that is not the user's current one (left, expired, paid, superseded) is EXPIRED.
- * Returns {status, position, expiresAtMs, nowMs, windowAdmitted, windowOldestMs}.
+ * KEYS: waiting, active, tokens, stats, pre, seen, opens; ARGV: userId, nonce, windowMs.
+ * A nonce that is not the user's current one (left, expired, paid, idle, superseded) is EXPIRED.
+ * The only write: a waiting or pre-queue user's poll refreshes their last-seen time.
+ * Returns {status, position, expiresAtMs, nowMs, windowAdmitted, windowOldestMs, saleOpensMs}.
  */
 const STATUS = `${NOW_MS}${ADMISSION_WINDOW}
 local now = nowMs()
@@ -72,46 +88,97 @@ if redis.call('HGET', KEYS[3], user) == ARGV[2] then
     status, position, expiresAt = 'ACTIVE', 0, tonumber(exp)
   else
     local rank = redis.call('ZRANK', KEYS[1], user)
-    if rank then status, position = 'WAITING', rank + 1 end
+    if rank then status, position = 'WAITING', rank + 1
+    elseif redis.call('SISMEMBER', KEYS[5], user) == 1 then status = 'PRE_QUEUE' end
   end
 end
+if status == 'WAITING' or status == 'PRE_QUEUE' then redis.call('ZADD', KEYS[6], now, user) end
 local admitted, oldest = admissionWindow(KEYS[4], now, tonumber(ARGV[3]))
-return {status, position, expiresAt, now, admitted, oldest}`;
+return {status, position, expiresAt, now, admitted, oldest, tonumber(redis.call('GET', KEYS[7]) or '-1')}`;
 
 /**
- * KEYS: waiting, active, tokens; ARGV: userId, nonce ('' = whatever the current entry is).
- * Removes the user's entry (waiting or active) if the nonce is the current one. Returns 1 if removed.
+ * KEYS: waiting, active, tokens, pre, seen, ver, left;
+ * ARGV: userId, nonce ('' = whatever the current entry is), channel, leftTtlMs.
+ * Removes the user's entry (waiting, pre-queue or active) if the nonce is the current one, and
+ * tells the streams (a waiting user's place frees everyone's behind it). A removal by nonce is the
+ * user leaving: remembered for leftTtlMs, so a live hold does not keep a left token usable.
+ * Returns 1 if removed.
  */
 const REMOVE = `
-local current = redis.call('HGET', KEYS[3], ARGV[1])
+local user = ARGV[1]
+local current = redis.call('HGET', KEYS[3], user)
 if ARGV[2] ~= '' and current ~= ARGV[2] then return 0 end
-local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-if removed > 0 or current then return 1 end
+local score = redis.call('ZSCORE', KEYS[1], user)
+local removed = redis.call('ZREM', KEYS[1], user) + redis.call('ZREM', KEYS[2], user) + redis.call('SREM', KEYS[4], user)
+redis.call('HDEL', KEYS[3], user)
+redis.call('ZREM', KEYS[5], user)
+if ARGV[2] ~= '' and current then
+  redis.call('HSET', KEYS[7], user, current)
+  redis.call('PEXPIRE', KEYS[7], tonumber(ARGV[4]))
+end
+if removed > 0 or current then
+  local v = redis.call('INCR', KEYS[6])
+  redis.call('PUBLISH', ARGV[3], cjson.encode({t = 'left', v = v, u = user, s = score and tonumber(score) or -1, w = score and 1 or 0}))
+  return 1
+end
 return 0`;
 
 /**
- * KEYS: waiting, active, tokens, stats, concerts; ARGV: batch, activeMax, ttlMs, concertId, windowMs, tickId.
- * One admission round of one concert: drop expired actives (and their nonces), then move the
+ * KEYS: waiting, active, tokens, stats, concerts, pre, seen, ver;
+ * ARGV: batch, activeMax, ttlMs, concertId, windowMs, tickId, minElapsedMs, idleMs, reapMax,
+ *       admitIntervalMs, rateBatch, channel.
+ * One admission round of one concert: drop expired actives (and their nonces); give back up to
+ * reapMax places of waiting users not seen for idleMs (their nonce goes: EXPIRED), found through
+ * the last-seen ZSET by score, so the cost is bounded whatever the queue length; then move the
  * min(batch, activeMax - active) first waiting users (lowest sequence) to active with expiry now + ttl.
- * Records the round in stats; forgets the concert once nobody is waiting or active.
- * Returns {admitted, expired, waiting, active, nowMs, windowAdmitted, windowOldestMs}.
+ * While the pre-queue is not yet shuffled into the line nobody is admitted (late arrivals must not
+ * pass it); prePending says so (the admitter then checks whether the opening is due). Records the round in stats; forgets the concert once
+ * nobody is waiting, pre-queued or active. Publishes what changed positions on `channel`.
+ * A round less than minElapsedMs (> 0) after the concert's last recorded round is skipped: the
+ * concert's own admission interval, decided here on the Redis clock whichever node runs it.
+ * Returns {admitted, expired, waiting, active, nowMs, windowAdmitted, windowOldestMs, ran, reaped, prePending}.
  */
 const ADMIT = `${NOW_MS}${ADMISSION_WINDOW}
 local now = nowMs()
 local windowMs = tonumber(ARGV[5])
+local minElapsed = tonumber(ARGV[7] or '0')
+if minElapsed > 0 then
+  local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+  if #last > 0 and now - tonumber(last[2]) < minElapsed then
+    local total, oldest = admissionWindow(KEYS[4], now, windowMs)
+    return {0, 0, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), now, total, oldest, 0, 0, 0}
+  end
+end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for i = 1, #expired, 500 do
   redis.call('HDEL', KEYS[3], unpack(expired, i, math.min(i + 499, #expired)))
 end
 if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end
+local pending = redis.call('SCARD', KEYS[6])
+local reaped = {}
+local idleMs = tonumber(ARGV[8])
+if pending == 0 and idleMs > 0 then
+  local idle = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', '(' .. (now - idleMs), 'LIMIT', 0, tonumber(ARGV[9]))
+  for _, user in ipairs(idle) do
+    local score = redis.call('ZSCORE', KEYS[1], user)
+    if score then
+      redis.call('ZREM', KEYS[1], user)
+      redis.call('HDEL', KEYS[3], user)
+      reaped[#reaped + 1] = {user, tonumber(score)}
+    end
+    redis.call('ZREM', KEYS[7], user)
+  end
+end
 local room = math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[2]))
-local admitted = 0
+if pending > 0 then room = 0 end
+local admitted, hi = 0, 0
+local expiresAt = now + tonumber(ARGV[3])
 if room > 0 then
   local popped = redis.call('ZPOPMIN', KEYS[1], room)
-  local expiresAt = now + tonumber(ARGV[3])
   for i = 1, #popped, 2 do
     redis.call('ZADD', KEYS[2], expiresAt, popped[i])
+    redis.call('ZREM', KEYS[7], popped[i])
+    hi = tonumber(popped[i + 1])
     admitted = admitted + 1
   end
 end
@@ -120,9 +187,23 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - windowMs))
 redis.call('PEXPIRE', KEYS[4], windowMs * 2)
 local waiting = redis.call('ZCARD', KEYS[1])
 local active = redis.call('ZCARD', KEYS[2])
-if waiting == 0 and active == 0 then redis.call('SREM', KEYS[5], ARGV[4]) end
+if waiting == 0 and active == 0 and pending == 0 then redis.call('SREM', KEYS[5], ARGV[4]) end
 local total, oldest = admissionWindow(KEYS[4], now, windowMs)
-return {admitted, #expired, waiting, active, now, total, oldest}`;
+if admitted > 0 or #reaped > 0 then
+  local v = redis.call('INCR', KEYS[8])
+  redis.call('PUBLISH', ARGV[12], cjson.encode({t = 'round', v = v, hi = hi, n = admitted, exp = expiresAt, now = now,
+    wa = total, wo = oldest, iv = tonumber(ARGV[10]), rb = tonumber(ARGV[11]), r = reaped}))
+end
+return {admitted, #expired, waiting, active, now, total, oldest, 1, #reaped, pending > 0 and 1 or 0}`;
+
+/**
+ * KEYS: waiting, active, stats; ARGV: windowMs. Read only: the operator's view of one queue.
+ * Returns {waiting, active (unexpired), admittedInWindow, nowMs}.
+ */
+const OVERVIEW = `${NOW_MS}${ADMISSION_WINDOW}
+local now = nowMs()
+local admitted = admissionWindow(KEYS[3], now, tonumber(ARGV[1]))
+return {redis.call('ZCARD', KEYS[1]), redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf'), admitted, now}`;
 
 export type ScriptArg = string | number;
 export type QueueScript = (...keysThenArgs: ScriptArg[]) => Promise<unknown>;
@@ -132,13 +213,15 @@ export interface QueueScripts {
   status: QueueScript;
   remove: QueueScript;
   admit: QueueScript;
+  overview: QueueScript;
 }
 
 const DEFINITIONS = {
-  enter: { name: "concertQueueEnter", numberOfKeys: 6, lua: ENTER },
-  status: { name: "concertQueueStatus", numberOfKeys: 4, lua: STATUS },
-  remove: { name: "concertQueueRemove", numberOfKeys: 3, lua: REMOVE },
-  admit: { name: "concertQueueAdmit", numberOfKeys: 5, lua: ADMIT },
+  enter: { name: "concertQueueEnter", numberOfKeys: 9, lua: ENTER },
+  status: { name: "concertQueueStatus", numberOfKeys: 7, lua: STATUS },
+  remove: { name: "concertQueueRemove", numberOfKeys: 7, lua: REMOVE },
+  admit: { name: "concertQueueAdmit", numberOfKeys: 8, lua: ADMIT },
+  overview: { name: "concertQueueOverview", numberOfKeys: 3, lua: OVERVIEW },
 } as const;
 
 /** Registers the scripts on a client (EVALSHA with a fallback to EVAL) and returns callers for them. */

@@ -2,17 +2,27 @@ import type Redis from "ioredis";
 
 /**
  * Redis key layout of the concert ranking (under the configured REDIS_PREFIX):
- *   ranking:concerts            ZSET concertId -> seats sold
- *   ranking:counted:{paymentId} STRING, set once the payment's seats were added (dedup marker)
+ *   ranking:concerts             ZSET concertId -> seats sold (refunded seats subtracted)
+ *   ranking:counted:{paymentId}  STRING, set once the payment's seats were added (dedup marker)
+ *   ranking:refunded:{paymentId} STRING, set once the payment's seats were subtracted
+ *   ranking:complete             STRING, set when the ranking holds every payment of PostgreSQL:
+ *                                missing after Redis lost its data, which starts a rebuild
+ *   ranking:rebuild-lease        STRING holder token: the node rebuilding right now
  */
 export function rankingKeys(prefix: string) {
   return {
     concerts: `${prefix}ranking:concerts`,
     counted: (paymentId: number) => `${prefix}ranking:counted:${paymentId}`,
+    refunded: (paymentId: number) => `${prefix}ranking:refunded:${paymentId}`,
+    complete: `${prefix}ranking:complete`,
+    rebuildLease: `${prefix}ranking:rebuild-lease`,
   };
 }
 
-/** How long a payment is remembered as counted; redeliveries of an event come within seconds. */
+/**
+ * How long a payment is remembered as counted: longer than Kafka keeps a message (7 days), so a
+ * redelivery always finds its marker.
+ */
 export const COUNTED_TTL_S = 30 * 24 * 3600;
 
 /**
@@ -23,6 +33,19 @@ export const COUNTED_TTL_S = 30 * 24 * 3600;
 const COUNT_ONCE = `
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
   redis.call('ZINCRBY', KEYS[2], ARGV[2], ARGV[1])
+  return 1
+end
+return 0`;
+
+/**
+ * KEYS: rebuild lease, complete marker; ARGV: lease token. Marks the ranking complete only if the
+ * lease taken when the rebuild began is still there: a Redis flush during the rebuild dropped it
+ * (and half of what was rebuilt), so the next check starts over.
+ */
+const FINISH_REBUILD = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], '1')
+  redis.call('DEL', KEYS[1])
   return 1
 end
 return 0`;
@@ -38,7 +61,15 @@ export interface PaymentSale {
   seatIds: number[];
 }
 
-type RankingRedis = Redis & { rankingCountOnce(counted: string, ranking: string, concertId: number, seats: number, ttlS: number): Promise<number> };
+/** One payment as the rebuild reads it from PostgreSQL. */
+export interface RecordedPayment extends PaymentSale {
+  refunded: boolean;
+}
+
+type RankingRedis = Redis & {
+  rankingCountOnce(marker: string, ranking: string, concertId: number, seats: number, ttlS: number): Promise<number>;
+  rankingFinishRebuild(lease: string, complete: string, token: string): Promise<number>;
+};
 
 export class ConcertRanking {
   private readonly keys: ReturnType<typeof rankingKeys>;
@@ -50,6 +81,7 @@ export class ConcertRanking {
     this.keys = rankingKeys(prefix);
     // Registered once per client (EVALSHA, falling back to EVAL when Redis lost the script).
     if (!("rankingCountOnce" in redis)) redis.defineCommand("rankingCountOnce", { numberOfKeys: 2, lua: COUNT_ONCE });
+    if (!("rankingFinishRebuild" in redis)) redis.defineCommand("rankingFinishRebuild", { numberOfKeys: 2, lua: FINISH_REBUILD });
   }
 
   /** Adds a payment's seats to its concert, once per paymentId. True when this call counted it. */
@@ -65,10 +97,50 @@ export class ConcertRanking {
     return added === 1;
   }
 
-  /** The best-selling concerts, most seats first. */
+  /** Takes a refunded payment's seats off its concert, once per paymentId (SPEC §7). */
+  async recordRefund(sale: PaymentSale): Promise<boolean> {
+    if (sale.seatIds.length === 0) return false;
+    const subtracted = await (this.redis as RankingRedis).rankingCountOnce(
+      this.keys.refunded(sale.paymentId),
+      this.keys.concerts,
+      sale.concertId,
+      -sale.seatIds.length,
+      COUNTED_TTL_S,
+    );
+    return subtracted === 1;
+  }
+
+  /** The best-selling concerts, most seats first (concerts with nothing sold left out). */
   async top(limit: number): Promise<RankedConcert[]> {
-    const flat = await this.redis.zrange(this.keys.concerts, 0, limit - 1, "REV", "WITHSCORES");
+    const flat = await this.redis.zrange(this.keys.concerts, "+inf", "(0", "BYSCORE", "REV", "LIMIT", 0, limit, "WITHSCORES");
     return parseRanking(flat);
+  }
+
+  /** False after Redis lost the ranking (or before the first rebuild). */
+  async isComplete(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.complete)) === 1;
+  }
+
+  /**
+   * Recounts every payment PostgreSQL knows, page by page, unless another node is doing it.
+   * Safe alongside live events: each payment is counted (and each refund subtracted) once by its
+   * marker, whichever comes first. Returns false when another node holds the rebuild.
+   */
+  async rebuild(owner: string, pages: (afterId: number) => Promise<RecordedPayment[]>, leaseMs = 120_000): Promise<boolean> {
+    const token = `${owner}:${Date.now()}`;
+    if ((await this.redis.set(this.keys.rebuildLease, token, "PX", leaseMs, "NX")) !== "OK") return false;
+    let afterId = 0;
+    for (;;) {
+      const page = await pages(afterId);
+      for (const payment of page) {
+        await this.recordSale(payment);
+        if (payment.refunded) await this.recordRefund(payment);
+      }
+      if (page.length === 0) break;
+      afterId = page[page.length - 1].paymentId;
+      await this.redis.pexpire(this.keys.rebuildLease, leaseMs);
+    }
+    return (await (this.redis as RankingRedis).rankingFinishRebuild(this.keys.rebuildLease, this.keys.complete, token)) === 1;
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type ReservationRow,
   type ReservationView,
 } from "./reservation-views";
+import { transactional } from "../../lib/db/transient-retry";
 
 const STATUS_OF: Record<ReleaseReason, "CANCELLED" | "EXPIRED"> = { CANCELLED: "CANCELLED", EXPIRED: "EXPIRED" };
 
@@ -66,7 +67,8 @@ export interface CancelOutcome {
  * longer HELD; use `assertCancelled` on the outcome after the transaction has committed.
  */
 export async function cancelHold(em: EntityManager, reservationId: number, userId: string): Promise<CancelOutcome> {
-  return em.transactional(async (tx) => {
+  // Not after a lost COMMIT: the repeat would find the hold CANCELLED and answer 409.
+  return transactional(em, async (tx) => {
     const [row] = await tx.execute<ReservationRow[]>(
       `select ${RESERVATION_COLUMNS} from reservation where id = ? and user_id = ? for update`,
       [reservationId, userId],
@@ -79,7 +81,7 @@ export async function cancelHold(em: EntityManager, reservationId: number, userI
     }
     const finalStatus = released ? STATUS_OF[released.reason] : row.status;
     return { view: toView({ ...row, status: finalStatus }, await reservationSeats(tx, row.id)), released };
-  });
+  }, { repeatAfterLostCommit: false });
 }
 
 /** 409 RESERVATION_NOT_HELD unless this call is the one that cancelled the reservation. */
@@ -96,12 +98,13 @@ export function assertCancelled(outcome: CancelOutcome): ReservationView {
  * sweepers on several nodes (and a cancel or payment in flight) each take different rows.
  */
 export async function expireDueHolds(em: EntityManager, limit: number): Promise<ReservationReleasedEvent[]> {
-  return em.transactional(async (tx) => {
+  // Single by row state (only HELD rows past expiry): a repeat after a lost COMMIT finds nothing.
+  return transactional(em, async (tx) => {
     const due = await tx.execute<Array<{ id: number }>>(
       `select id from reservation where status = 'HELD' and expires_at <= now()
        order by expires_at limit ? for update skip locked`,
       [limit],
     );
     return releaseHolds(tx, due.map((row) => row.id), "EXPIRED");
-  });
+  }, { repeatAfterLostCommit: true });
 }

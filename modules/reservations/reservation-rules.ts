@@ -13,6 +13,9 @@ export type ReleaseReason = "CANCELLED" | "EXPIRED";
 
 export interface PricedSeat {
   id: number;
+  section: string;
+  row: string;
+  /** The seat's number within its row. */
   number: number;
   price: number;
 }
@@ -66,7 +69,7 @@ export function unavailableSeatIds(seats: readonly LockableSeat[]): number[] {
 }
 
 /** What the hold costs: the sum of its seats' prices (integer points). */
-export function holdAmount(seats: readonly PricedSeat[]): number {
+export function holdAmount<S extends Pick<PricedSeat, "id" | "price">>(seats: readonly S[]): number {
   return seats.reduce((sum, seat) => {
     if (!Number.isInteger(seat.price) || seat.price < 0) throw new RangeError(`Invalid price ${seat.price} of seat ${seat.id}`);
     return sum + seat.price;
@@ -75,9 +78,11 @@ export function holdAmount(seats: readonly PricedSeat[]): number {
 
 const TRANSITIONS: Record<ReservationStatus, readonly ReservationStatus[]> = {
   HELD: ["CONFIRMED", "CANCELLED", "EXPIRED"],
-  CONFIRMED: [],
+  // An operator's refund gives a paid reservation's seats back (SPEC §7).
+  CONFIRMED: ["REFUNDED"],
   CANCELLED: [],
   EXPIRED: [],
+  REFUNDED: [],
 };
 
 export function canTransition(from: ReservationStatus, to: ReservationStatus): boolean {

@@ -68,7 +68,9 @@ export function toView(row: ReservationRow, seats: PricedSeat[]): ReservationVie
 
 export async function reservationSeats(em: EntityManager, reservationId: number): Promise<PricedSeat[]> {
   return em.execute<PricedSeat[]>(
-    "select seat_id as id, number, price from reservation_seat where reservation_id = ? order by seat_id",
+    `select rs.seat_id as id, s.section, s.row_label as row, rs.number, rs.price
+       from reservation_seat rs join seat s on s.id = rs.seat_id
+      where rs.reservation_id = ? order by rs.seat_id`,
     [reservationId],
   );
 }

@@ -16,12 +16,16 @@ import {
   type PricedSeat,
 } from "./reservation-rules";
 import { toDate, type ReservationHeldEvent, type ReservationView, type Timestamp } from "./reservation-views";
+import { transactional } from "../../lib/db/transient-retry";
+import { getConfig } from "../../lib/config";
 
 export interface HoldRequest {
   userId: string;
   scheduleId: number;
   seatIds: number[];
   holdSeconds: number;
+  /** Seats the user may have in live reservations of the schedule (RESERVATION_MAX_SEATS_PER_USER). */
+  maxSeatsPerUser?: number;
 }
 
 export interface HeldReservation {
@@ -59,6 +63,33 @@ export function seatsUnavailable(seatIds: number[]) {
 }
 
 /**
+ * Fair holds (SPEC §8): at most `maxSeatsPerUser` seats per user and schedule across live (HELD and
+ * unexpired, or CONFIRMED) reservations, 409 HOLD_LIMIT_REACHED beyond it. Two holds of one user
+ * counting at the same time would both pass, so the count runs under a transaction-scoped advisory
+ * lock of (user, schedule): the second waits until the first commits and then counts its seats.
+ * Nothing else takes this lock, and it comes before every row lock, so it adds no deadlock.
+ */
+async function enforceHoldCap(tx: EntityManager, request: HoldRequest, requested: number): Promise<void> {
+  const max = request.maxSeatsPerUser ?? getConfig().reservationMaxSeatsPerUser;
+  await tx.execute("select pg_advisory_xact_lock(hashtextextended(?, 0))", [`hold-cap:${request.userId}:${request.scheduleId}`]);
+  const [row] = await tx.execute<Array<{ seats: string | number }>>(
+    `select count(*) as seats from reservation_seat rs join reservation r on r.id = rs.reservation_id
+      where r.user_id = ? and r.schedule_id = ?
+        and (r.status = 'CONFIRMED' or (r.status = 'HELD' and r.expires_at > clock_timestamp()))`,
+    [request.userId, request.scheduleId],
+  );
+  const held = Number(row?.seats ?? 0);
+  if (held + requested > max) {
+    throw domainError("HOLD_LIMIT_REACHED", `At most ${max} seats per user in live reservations of one schedule`, {
+      scheduleId: request.scheduleId,
+      limit: max,
+      held,
+      requested,
+    });
+  }
+}
+
+/**
  * Holds 1–4 seats of one schedule for one user, all or nothing, in one transaction.
  * 404 SCHEDULE_NOT_FOUND / SEAT_NOT_FOUND (ids not in that schedule, listed in data.seatIds),
  * 409 SEAT_UNAVAILABLE (held, sold, or being changed by another transaction right now).
@@ -66,10 +97,13 @@ export function seatsUnavailable(seatIds: number[]) {
 export async function holdSeats(em: EntityManager, request: HoldRequest): Promise<HeldReservation> {
   const seatIds = seatLockOrder(request.seatIds);
   try {
-    return await em.transactional(async (tx) => {
+    // Transient PostgreSQL errors: run again (row locks make a second hold impossible), but not after
+    // a lost COMMIT: that hold may exist, and a repeat would refuse the user's own seats.
+    return await transactional(em, async (tx) => {
       const concertId = await scheduleConcertId(tx, request.scheduleId);
+      await enforceHoldCap(tx, request, seatIds.length);
       const seats = await tx.execute<SeatRow[]>(
-        "select id, number, price, status from seat where schedule_id = ? and id in (?) order by id for update nowait",
+        "select id, section, row_label as row, number, price, status from seat where schedule_id = ? and id in (?) order by id for update nowait",
         [request.scheduleId, seatIds],
       );
       const missing = missingSeatIds(seatIds, seats);
@@ -91,7 +125,7 @@ export async function holdSeats(em: EntityManager, request: HoldRequest): Promis
         seats.flatMap((seat) => [reservation.id, seat.id, seat.number, seat.price]),
       );
 
-      const lines = seats.map(({ id, number, price }) => ({ id, number, price }));
+      const lines = seats.map(({ id, section, row, number, price }) => ({ id, section, row, number, price }));
       const expiresAt = toDate(reservation.expires_at).toISOString();
       return {
         view: { id: reservation.id, status: "HELD", concertId, scheduleId: request.scheduleId, seats: lines, amount, expiresAt },
@@ -104,7 +138,7 @@ export async function holdSeats(em: EntityManager, request: HoldRequest): Promis
           expiresAt,
         },
       } satisfies HeldReservation;
-    });
+    }, { repeatAfterLostCommit: false });
   } catch (err) {
     const code = pgErrorCode(err);
     const constraint = (err as { constraint?: unknown }).constraint;

@@ -45,7 +45,13 @@ describe("catalog: concerts and schedules", () => {
     const { concertId } = await concertWith([]);
     const response = await request("GET", `${base}/concerts`);
     expect(response.status).toBe(200);
-    expect(response.body).toContainEqual({ id: concertId, title: expect.stringMatching(/^Catalog Test/), venue: "Test Hall" });
+    expect(response.body).toContainEqual({
+      id: concertId,
+      title: expect.stringMatching(/^Catalog Test/),
+      venue: "Test Hall",
+      queueOpensAt: null,
+      saleOpensAt: null,
+    });
   });
 
   it("lists a concert's schedules earliest first, with the seats still AVAILABLE", async () => {

@@ -18,9 +18,8 @@ import {
   type PaymentCompletedPayload,
 } from "../support/kafka-payments";
 
-// Fast retries, many of them (a 50 % failure rate must not exhaust them), a short HTTP timeout.
+// Fast retries and a short HTTP timeout.
 Object.assign(process.env, {
-  DATA_PLATFORM_MAX_ATTEMPTS: "40",
   DATA_PLATFORM_RETRY_BASE_MS: "20",
   DATA_PLATFORM_RETRY_MAX_MS: "200",
   DATA_PLATFORM_TIMEOUT_MS: "500",

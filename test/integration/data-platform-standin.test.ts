@@ -71,7 +71,7 @@ describe("data-platform stand-in and client (real HTTP, PostgreSQL)", () => {
     const response = await setStandInFaults(standIn.url, faults);
     expect(response.status).toBe(400);
     const current = await (await fetch(`${standIn.url}/_faults`)).json();
-    expect(current).toEqual({ failRate: 0.25, delayMs: 0, rejectRate: 0, rejectEventIds: [] });
+    expect(current).toEqual({ failRate: 0.25, delayMs: 0, rejectRate: 0, rejectEventIds: [], failEventIds: [] });
   });
 
   it("fails every request with 503 at failRate 1 and rejects listed eventIds with 422, applying nothing", async () => {

@@ -43,7 +43,7 @@ describe("payments under concurrency (two nodes)", () => {
     expect(db.balance).toBe(ledgerBalance(db.ledger));
     expect(isConsistentChain(db.ledger)).toBe(true);
     const [violations] = await em().execute(
-      "select count(*)::int as n from wallet w where balance < 0 or balance <> (select coalesce(sum(case when type = 'CHARGE' then amount else -amount end), 0) from ledger_entry l where l.user_id = w.user_id)",
+      "select count(*)::int as n from wallet w where balance < 0 or balance <> (select coalesce(sum(case when type = 'USE' then -amount else amount end), 0) from ledger_entry l where l.user_id = w.user_id)",
     );
     expect(violations.n).toBe(0);
     return db;

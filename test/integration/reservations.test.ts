@@ -81,8 +81,8 @@ describe("reservations over HTTP", () => {
     expect(created.headers.get("location")).toBe(`/api/reservations/${created.body.id}`);
     // The events invalidate the catalog's cache: the seat map shows the hold long before its TTL.
     await seatMapShows("bob", seats[0], "HELD");
-    const prices = await ormOf(node).execute<Array<{ id: number; number: number; price: number }>>(
-      "select id, number, price from seat where id in (?) order by id",
+    const prices = await ormOf(node).execute<Array<{ id: number; section: string; row: string; number: number; price: number }>>(
+      "select id, section, row_label as row, number, price from seat where id in (?) order by id",
       [[seats[0], seats[4]]],
     );
     expect(created.body).toEqual({

@@ -17,7 +17,7 @@ import { SqlCounter } from "../support/sql-counter";
 
 /** GET /api/schedules/:scheduleId/seats: the guarded, cached seat map (real PostgreSQL, Redis, NATS). */
 const SEAT_QUERY = /from seat where schedule_id/;
-const SCHEDULE_QUERY = /from schedule s where s.id/;
+const SCHEDULE_QUERY = /from "schedule" as "s0" where "s0"\."id"/;
 
 describe("seat map", () => {
   let node: ServiceBroker;
@@ -69,11 +69,12 @@ describe("seat map", () => {
   it("answers the seats ordered by number with price and status, for an ACTIVE token of that concert", async () => {
     const response = await request("GET", seatsUrl(scheduleId), { token: alice.bearer, queueToken: alice.queueToken });
     expect(response.status).toBe(200);
-    const seats = response.body as Array<{ id: number; number: number; price: number; status: string }>;
+    const seats = response.body as Array<{ id: number; section: string; row: string; number: number; price: number; status: string }>;
     expect(seats.map((seat) => seat.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(seats.map((seat) => seat.status)).toEqual(["AVAILABLE", "HELD", "SOLD", ...Array(7).fill("AVAILABLE")]);
     for (const seat of seats) {
-      expect(Object.keys(seat).sort()).toEqual(["id", "number", "price", "status"]);
+      expect(Object.keys(seat).sort()).toEqual(["id", "number", "price", "row", "section", "status"]);
+      expect([seat.section, seat.row]).toEqual(["A", "1"]);
       expect(seat.price).toBe(seatPrice(seat.number));
     }
     const [{ count }] = await em().execute<Array<{ count: number }>>(

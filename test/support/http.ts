@@ -34,8 +34,8 @@ export async function request<T = any>(method: string, url: string, options: Req
   return { status: response.status, body: parsed as T, headers: response.headers };
 }
 
-export async function devToken(baseUrl: string, userId: string): Promise<string> {
-  const response = await request<{ accessToken: string }>("POST", `${baseUrl}/auth/dev-token`, { json: { userId } });
+export async function devToken(baseUrl: string, userId: string, roles?: string[]): Promise<string> {
+  const response = await request<{ accessToken: string }>("POST", `${baseUrl}/auth/dev-token`, { json: { userId, roles } });
   if (response.status !== 200) throw new Error(`dev-token for ${userId}: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body.accessToken;
 }

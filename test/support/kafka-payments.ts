@@ -145,7 +145,12 @@ export async function deleteTestTopics(): Promise<void> {
   try {
     await admin.connect();
     const existing = new Set(await admin.listTopics());
-    const topics = [config.kafkaTopicPaymentCompleted, config.kafkaTopicPaymentCompletedDlq].filter((t) => existing.has(t));
+    const topics = [
+      config.kafkaTopicPaymentCompleted,
+      config.kafkaTopicPaymentCompletedDlq,
+      config.kafkaTopicPaymentRefunded,
+      config.kafkaTopicPaymentRefundedDlq,
+    ].filter((t) => existing.has(t));
     if (topics.length > 0) await admin.deleteTopics({ topics });
   } catch {
     // leftovers only cost disk space
@@ -155,8 +160,11 @@ export async function deleteTestTopics(): Promise<void> {
 }
 
 /** The stand-in's view: applied records and request counters. */
-export async function standInRecords(url: string): Promise<Array<{ eventId: string; payload: Record<string, unknown>; appliedAt: string }>> {
-  const response = await fetch(`${url}/reservations`);
+export async function standInRecords(
+  url: string,
+  path: "/reservations" | "/refunds" = "/reservations",
+): Promise<Array<{ eventId: string; payload: Record<string, unknown>; appliedAt: string }>> {
+  const response = await fetch(`${url}${path}`);
   return (await response.json()) as Array<{ eventId: string; payload: Record<string, unknown>; appliedAt: string }>;
 }
 

@@ -1,4 +1,4 @@
-import { backoffDelayMs, nextStep, verdictForStatus, type BackoffPolicy } from "../../modules/data-platform/retry-policy";
+import { backoffDelayMs, verdictForStatus, type BackoffPolicy } from "../../modules/data-platform/retry-policy";
 
 const policy: BackoffPolicy = { baseMs: 100, maxMs: 5000 };
 
@@ -52,18 +52,5 @@ describe("verdictForStatus", () => {
     [301, "reject"],
   ])("HTTP %i → %s", (status, verdict) => {
     expect(verdictForStatus(status)).toBe(verdict);
-  });
-});
-
-describe("nextStep", () => {
-  it("stops on success and dead-letters a refusal at once", () => {
-    expect(nextStep("done", 3, 8, policy)).toEqual({ action: "done" });
-    expect(nextStep("reject", 1, 8, policy)).toEqual({ action: "dead-letter", reason: "rejected" });
-  });
-
-  it("retries transient failures with backoff until the attempts run out", () => {
-    expect(nextStep("retry", 1, 3, policy, () => 0)).toEqual({ action: "retry", delayMs: 50 });
-    expect(nextStep("retry", 2, 3, policy, () => 0)).toEqual({ action: "retry", delayMs: 100 });
-    expect(nextStep("retry", 3, 3, policy)).toEqual({ action: "dead-letter", reason: "exhausted" });
   });
 });

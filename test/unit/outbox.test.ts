@@ -29,7 +29,7 @@ describe("OutboxMetrics", () => {
 
   it("observes commit-to-ack latency per published row and counts by path", () => {
     const createdAt = new Date(Date.now() - 1500).toISOString();
-    const row = { id: 1, eventId: "e", messageKey: "1", payload: {}, createdAt };
+    const row = { id: 1, eventId: "e", topic: "payment.completed", messageKey: "1", payload: {}, createdAt };
     metrics.published([row, { ...row, id: 2 }], "relay");
     metrics.published([row], "event");
     metrics.failed("relay");

@@ -10,6 +10,19 @@ describe("ledger math", () => {
     expect(balanceAfter(300, "USE", 300)).toBe(0);
   });
 
+  it("adds a REFUND back like a CHARGE, and counts it in the ledger sum", () => {
+    expect(signedAmount("REFUND", 50)).toBe(50);
+    expect(balanceAfter(300, "REFUND", 200)).toBe(500);
+    expect(ledgerBalance([{ type: "CHARGE", amount: 1000 }, { type: "USE", amount: 400 }, { type: "REFUND", amount: 400 }])).toBe(1000);
+    expect(
+      isConsistentChain([
+        { type: "CHARGE", amount: 1000, balanceAfter: 1000 },
+        { type: "USE", amount: 400, balanceAfter: 600 },
+        { type: "REFUND", amount: 400, balanceAfter: 1000 },
+      ]),
+    ).toBe(true);
+  });
+
   it("refuses an entry that would make the balance negative", () => {
     expect(() => balanceAfter(299, "USE", 300)).toThrow(RangeError);
     expect(() => balanceAfter(0, "USE", 1)).toThrow(/negative/);

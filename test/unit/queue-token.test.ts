@@ -62,9 +62,35 @@ describe("queue token", () => {
     expect(verifyQueueToken(signRaw(Buffer.from("{not json").toString("base64url"), SECRET), SECRET)).toBeNull();
   });
 
+  it("expires QUEUE_TOKEN_TTL_S after the entry, and keeps one token per entry", () => {
+    const enteredAt = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const nonce = newNonce(enteredAt);
+    const entry = { ...claims, nonce };
+    const token = signQueueToken(entry, SECRET, 3600, enteredAt);
+    // Entering again later signs the same token: its expiry comes from the entry, not the clock.
+    expect(signQueueToken(entry, SECRET, 3600, enteredAt + 1_800_000)).toBe(token);
+    expect(verifyQueueToken(token, SECRET, enteredAt + 3_599_000)).toEqual(entry);
+    expect(verifyQueueToken(token, SECRET, enteredAt + 3_600_000)).toBeNull();
+    // A token without an expiry (the old format) is refused.
+    expect(verifyQueueToken(signRaw(encode({ u: claims.userId, c: claims.concertId, n: nonce }), SECRET), SECRET)).toBeNull();
+  });
+
+  it("verifies with every key of a rotation list and signs with the first", () => {
+    const newKey = "queue-key-new";
+    const oldToken = signQueueToken(claims, SECRET);
+    const rotated = `${newKey},${SECRET}`;
+    expect(verifyQueueToken(oldToken, rotated)).toEqual(claims);
+    const fresh = signQueueToken(claims, rotated);
+    expect(verifyQueueToken(fresh, newKey)).toEqual(claims);
+    expect(verifyQueueToken(fresh, SECRET)).toBeNull();
+    // Once the old key is dropped, its tokens stop working.
+    expect(verifyQueueToken(oldToken, newKey)).toBeNull();
+  });
+
   it("makes unguessable nonces", () => {
     const nonces = new Set(Array.from({ length: 1000 }, () => newNonce()));
     expect(nonces.size).toBe(1000);
-    for (const nonce of nonces) expect(nonce).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    // 7 chars of issue time (base36 seconds), then 16 random ones.
+    for (const nonce of nonces) expect(nonce).toMatch(/^[0-9a-z]{7}[A-Za-z0-9_-]{16}$/);
   });
 });

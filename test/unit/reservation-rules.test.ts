@@ -77,11 +77,11 @@ describe("seats found for a request", () => {
 });
 
 describe("reservation status", () => {
-  it("only leaves HELD, and only to CONFIRMED, CANCELLED or EXPIRED", () => {
+  it("leaves HELD only to CONFIRMED, CANCELLED or EXPIRED, and CONFIRMED only to REFUNDED", () => {
     const allowed = ReservationStatuses.flatMap((from) =>
       ReservationStatuses.filter((to) => canTransition(from, to)).map((to) => `${from}->${to}`),
     );
-    expect(allowed).toEqual(["HELD->CONFIRMED", "HELD->CANCELLED", "HELD->EXPIRED"]);
+    expect(allowed).toEqual(["HELD->CONFIRMED", "HELD->CANCELLED", "HELD->EXPIRED", "CONFIRMED->REFUNDED"]);
   });
 
   it("keeps seats only while HELD or CONFIRMED", () => {
