@@ -65,7 +65,7 @@ const REDIS_MESSAGES = /^(Connection is closed\.|Stream isn't writeable|Reached 
 const PG_NAMES = new Set(["ConnectionException", "DeadlockException", "LockWaitTimeoutException", "KnexTimeoutError"]);
 // Anchored at the start, or after the " - " with which MikroORM/knex prefix the failed SQL.
 const PG_MESSAGES =
-  /(?:^|\s-\s)(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect|Knex: Timeout acquiring a connection|Cannot use a pool after calling end|the database system is (shutting down|starting up|in recovery mode)|terminating connection due to administrator command)/;
+  /(?:^|\s-\s)(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect|Knex: Timeout acquiring a connection|Cannot use a pool after calling end|the database system is (shutting down|starting up|in recovery mode)|terminating connection due to administrator command|Transaction query already complete)/;
 
 /** Socket-level failures: whoever we were talking to is not there. */
 const SOCKET_CODES = new Set([

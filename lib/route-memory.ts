@@ -1,8 +1,8 @@
 /**
  * moleculer-web drops the REST aliases of a service as soon as its last node leaves, so a real
  * endpoint would answer 404 while its service is down. The gateway remembers every alias it has
- * served; a 404 for a remembered route whose action has no live node is 503 "service" instead
- * (SPEC §11: no live node → 503).
+ * served; a 404 for a remembered route that is not routed right now is 503 "service" instead
+ * (SPEC §11: no live node → 503), also while the routes are being rebuilt after nodes came back.
  */
 
 interface AliasLike {
@@ -14,6 +14,13 @@ interface AliasLike {
 
 export class RouteMemory {
   private readonly known = new Map<string, AliasLike>();
+
+  /** The routes of `aliases` alone (what the gateway routes right now). */
+  static of(aliases: readonly AliasLike[]): RouteMemory {
+    const memory = new RouteMemory();
+    memory.remember(aliases);
+    return memory;
+  }
 
   /** Adds the aliases the gateway routes now (called whenever the service list changes). */
   remember(aliases: readonly AliasLike[]): void {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { getConfig } from "../lib/config";
 import { ADMIN_ROLE, hasRole, type AuthUser } from "../lib/auth";
@@ -49,13 +49,18 @@ const KEEP_ALIVE_TIMEOUT_MS = 5000;
 // The buyer's page (/), the operator's console (/admin) and Swagger UI, built by `npm run build` (web/).
 const PUBLIC_DIR = publicDir();
 
-/** moleculer-web's 404 for a route whose service has no live node any more: 503 "service" (lib/route-memory.ts). */
-function vanishedRoute(memory: RouteMemory, broker: ServiceBroker, req: IncomingMessage, err: unknown): Error | undefined {
+/**
+ * moleculer-web's 404 for a route it served before and does not route now: its service has no live
+ * node, or the gateway is still rebuilding its routes after nodes came back (a NATS restart drops and
+ * re-adds every remote service). Either way the route exists and will answer again: 503 "service"
+ * (lib/route-memory.ts).
+ */
+function vanishedRoute(memory: RouteMemory, routed: RouteMemory, req: IncomingMessage, err: unknown): Error | undefined {
   const e = err as { name?: unknown; code?: unknown };
   if (e.name !== "NotFoundError" || e.code !== 404) return undefined;
   const path = (req as IncomingMessage & { parsedUrl?: string }).parsedUrl ?? (req.url ?? "").split("?")[0];
-  const action = memory.actionFor(req.method ?? "", path);
-  if (!action || !(broker.findNextActionEndpoint(action) instanceof Error)) return undefined;
+  const method = req.method ?? "";
+  if (!memory.actionFor(method, path) || routed.actionFor(method, path)) return undefined;
   return new ServiceUnavailableError("service");
 }
 
@@ -136,7 +141,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, Record<string, never>, ApiVar
      */
     sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
       const requestId = res.getHeader("x-request-id") as string | undefined;
-      const mapped = vanishedRoute(this.routeMemory, this.broker, req, err) ?? mapBodyParserError(err, config.bodyLimit);
+      const mapped = vanishedRoute(this.routeMemory, RouteMemory.of(this.aliases), req, err) ?? mapBodyParserError(err, config.bodyLimit);
       const sanitized = sanitizeError(mapped, requestId);
       const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "";
       this.errorLog.record(`${req.method} ${url.split("?")[0]}`, err, sanitized, requestId);

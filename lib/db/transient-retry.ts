@@ -24,8 +24,11 @@ const TRANSIENT_SQLSTATES = new Set([
 
 const TRANSIENT_ERRNOS = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ENOTCONN", "ECONNABORTED"]);
 
-/** What node-postgres says when the server side of a connection went away (no code attached). */
-const LOST_CONNECTION = /connection terminated|terminating connection|not queryable|connection ended|server closed the connection/i;
+/**
+ * What node-postgres says when the server side of a connection went away (no code attached), and
+ * what knex says of a query sent on a transaction that its lost connection already ended.
+ */
+const LOST_CONNECTION = /connection terminated|terminating connection|not queryable|connection ended|server closed the connection|transaction query already complete/i;
 
 /** True for an error (or one it wraps, as MikroORM's DriverException does) that is worth a retry. */
 export function isTransientPgError(err: unknown, depth = 0): boolean {

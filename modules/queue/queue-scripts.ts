@@ -197,13 +197,13 @@ end
 return {admitted, #expired, waiting, active, now, total, oldest, 1, #reaped, pending > 0 and 1 or 0}`;
 
 /**
- * KEYS: waiting, active, stats; ARGV: windowMs. Read only: the operator's view of one queue.
- * Returns {waiting, active (unexpired), admittedInWindow, nowMs}.
+ * KEYS: waiting, active, stats, pre; ARGV: windowMs. Read only: the operator's view of one queue.
+ * Returns {waiting (pre-queue included), active (unexpired), admittedInWindow, nowMs}.
  */
 const OVERVIEW = `${NOW_MS}${ADMISSION_WINDOW}
 local now = nowMs()
 local admitted = admissionWindow(KEYS[3], now, tonumber(ARGV[1]))
-return {redis.call('ZCARD', KEYS[1]), redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf'), admitted, now}`;
+return {redis.call('ZCARD', KEYS[1]) + redis.call('SCARD', KEYS[4]), redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf'), admitted, now}`;
 
 export type ScriptArg = string | number;
 export type QueueScript = (...keysThenArgs: ScriptArg[]) => Promise<unknown>;
@@ -221,7 +221,7 @@ const DEFINITIONS = {
   status: { name: "concertQueueStatus", numberOfKeys: 7, lua: STATUS },
   remove: { name: "concertQueueRemove", numberOfKeys: 7, lua: REMOVE },
   admit: { name: "concertQueueAdmit", numberOfKeys: 8, lua: ADMIT },
-  overview: { name: "concertQueueOverview", numberOfKeys: 3, lua: OVERVIEW },
+  overview: { name: "concertQueueOverview", numberOfKeys: 4, lua: OVERVIEW },
 } as const;
 
 /** Registers the scripts on a client (EVALSHA with a fallback to EVAL) and returns callers for them. */

@@ -177,7 +177,7 @@ export class QueueStore {
   /** Waiting, unexpired active and admitted in the last `windowMs` (Redis clock), in one read. */
   async overview(concertId: number, windowMs: number): Promise<{ waiting: number; active: number; admitted: number; nowMs: number }> {
     const k = queueKeys(this.prefix, concertId);
-    const [waiting, active, admitted, nowMs] = (await this.scripts.overview(k.waiting, k.active, k.stats, windowMs)) as number[];
+    const [waiting, active, admitted, nowMs] = (await this.scripts.overview(k.waiting, k.active, k.stats, k.pre, windowMs)) as number[];
     return { waiting, active, admitted, nowMs };
   }
 

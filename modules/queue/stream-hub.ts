@@ -77,6 +77,8 @@ export interface StreamClient {
 
 interface ConcertGroup {
   clients: Set<StreamClient>;
+  /** Clients that connected in this tick: read together in one script call. */
+  arriving: Array<{ client: StreamClient; done: (err?: unknown) => void }>;
   clock: ConcertClock;
   /** Version of the last event received on this node (a lower one means Redis was reset). */
   lastV: number;
@@ -121,14 +123,14 @@ export class QueueStreamHub {
   async connect(client: StreamClient): Promise<void> {
     let group = this.groups.get(client.concertId);
     if (!group) {
-      group = { clients: new Set(), clock: this.defaultClock(), lastV: Number.NEGATIVE_INFINITY };
+      group = { clients: new Set(), arriving: [], clock: this.defaultClock(), lastV: Number.NEGATIVE_INFINITY };
       this.groups.set(client.concertId, group);
       this.channels.set(this.channelOf(client.concertId), client.concertId);
     }
     group.clients.add(client);
     try {
       await this.syncSubscription(client.concertId);
-      await this.read(client.concertId, [client], true);
+      await this.readOnArrival(group, client);
     } catch (err) {
       this.disconnect(client);
       throw err;
@@ -223,6 +225,25 @@ export class QueueStreamHub {
     }
   }
 
+  /** Reads a new client's state, batched with the others arriving in the same tick (a rush costs few calls). */
+  private readOnArrival(group: ConcertGroup, client: StreamClient): Promise<void> {
+    return new Promise((resolve, reject) => {
+      group.arriving.push({ client, done: (err) => (err ? reject(err) : resolve()) });
+      if (group.arriving.length > 1) return;
+      setImmediate(async () => {
+        while (group.arriving.length > 0) {
+          const batch = group.arriving.splice(0, RESYNC_BATCH);
+          try {
+            await this.read(client.concertId, batch.map((a) => a.client), true);
+            for (const a of batch) a.done();
+          } catch (err) {
+            for (const a of batch) a.done(err);
+          }
+        }
+      });
+    });
+  }
+
   private resyncAll(touch: boolean): void {
     for (const concertId of this.groups.keys()) void this.resync(concertId, touch);
   }
@@ -255,8 +276,11 @@ export class QueueStreamHub {
   private async read(concertId: number, clients: StreamClient[], touch: boolean): Promise<void> {
     const k = queueKeys(this.options.prefix, concertId);
     const args = clients.flatMap((client) => [client.userId, client.nonce]);
-    const reply = (await this.commands().eval(
-      STATES, 8, k.waiting, k.active, k.tokens, k.pre, k.seen, k.ver, k.stats, k.opens, this.options.windowMs, touch ? "1" : "0", ...args,
+    const redis = this.commands() as Redis & { concertQueueStreamStates?: (...args: Array<string | number>) => Promise<unknown> };
+    // EVALSHA (with ioredis's fallback to EVAL): the script text is not sent with every call.
+    if (!redis.concertQueueStreamStates) redis.defineCommand("concertQueueStreamStates", { numberOfKeys: 8, lua: STATES });
+    const reply = (await redis.concertQueueStreamStates!(
+      k.waiting, k.active, k.tokens, k.pre, k.seen, k.ver, k.stats, k.opens, this.options.windowMs, touch ? "1" : "0", ...args,
     )) as unknown[];
     const [v, now, admitted, oldest, saleOpens] = reply.slice(0, 5).map(Number);
     const group = this.groups.get(concertId);

@@ -96,6 +96,8 @@ describe("queue phases and the pre-queue shuffle (real Redis, NATS, PostgreSQL)"
     const again = await enter(concert.id, arrivals[0]);
     expect(again).toMatchObject({ statusCode: 200, body: { token: tokens.get(arrivals[0]), status: "PRE_QUEUE" } });
     expect(await redis.zcard(k.waiting)).toBe(0);
+    // The operator sees them waiting, in the PRE_QUEUE phase.
+    expect(await client.call("queue.controls", { id: concert.id })).toMatchObject({ phase: "PRE_QUEUE", waiting: 1000, active: 0 });
     // No admission before the opening, whatever the rounds.
     await Promise.all([client.call("queue.admitTick", {}, { nodeID: "pre-a" }), client.call("queue.admitTick", {}, { nodeID: "pre-b" })]);
     expect(await redis.scard(k.pre)).toBe(1000);

@@ -110,6 +110,7 @@ describe("classifyError", () => {
       new DriverException(shutdown),
       new DeadlockException(pgError("40001", "could not serialize access")),
       new Error("Connection terminated unexpectedly"),
+      new DriverException(new Error("Transaction query already complete, run with DEBUG=knex:tx for more info")),
       new DriverException(Object.assign(new Error("select 1 - read ECONNRESET"), { code: "ECONNRESET" })),
       // as MikroORM rethrows it: the SQL, " - ", the driver's message
       new DriverException(new Error('select "c0".* from "concert" as "c0" - Connection terminated unexpectedly')),

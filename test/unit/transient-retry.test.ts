@@ -17,6 +17,8 @@ describe("isTransientPgError", () => {
   it("knows node-postgres's lost-connection messages, which carry no code", () => {
     expect(isTransientPgError(new Error("Connection terminated unexpectedly"))).toBe(true);
     expect(isTransientPgError(new Error("Client has encountered a connection error and is not queryable"))).toBe(true);
+    // knex, for the next query of a transaction whose connection was lost (seen in a PostgreSQL restart)
+    expect(isTransientPgError(new Error("select 1 - Transaction query already complete, run with DEBUG=knex:tx for more info"))).toBe(true);
     expect(isTransientPgError(new Error("duplicate key value violates unique constraint"))).toBe(false);
   });
 
