@@ -174,6 +174,11 @@ function writeResults(mode: Mode, stamp: string, args: CliArgs, results: Scenari
 }
 
 async function main(): Promise<void> {
+  // `npm run bench -- stream …`: the waiting room's figures (bench/stream-measure.ts, in-process, no system children).
+  if (process.argv[2] === "stream") {
+    require("./stream-measure"); // eslint-disable-line @typescript-eslint/no-require-imports
+    return;
+  }
   let args: CliArgs;
   try {
     args = parseArgs(process.argv.slice(2), SCENARIOS.map((s) => s.id));

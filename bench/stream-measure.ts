@@ -2,13 +2,16 @@
  * Waiting room v2 figures (issue 13, item 6, at the scale one shared 2-core machine allows):
  *   shuffle  — the opening shuffle of N pre-queue users (default 100,000): time, and the latency
  *              of admission rounds and status reads running beside it;
- *   stream   — C real HTTP SSE clients (default 4,000) on one in-process gateway while the queue
+ *   sse      — C real HTTP SSE clients (default 10,000, in a child process) on one gateway while the queue
  *              admits `batch` users per second: p50/p99 from the admission round (Redis clock)
  *              to the client seeing ACTIVE, gateway RSS and CPU.
- * Real Redis (own key prefix, deleted afterwards). Run:
- *   npm exec -- ts-node bench/stream-measure.ts [shuffle|stream|both] [--users N] [--clients C] [--batch B]
+ * Real Redis (own key prefix, deleted afterwards). Run (both parts unless one is named):
+ *   npm run bench -- stream [shuffle|sse] [--users N] [--clients C] [--batch B]
+ *   npm exec -- ts-node --transpile-only bench/stream-measure.ts [shuffle|sse] [...]
  */
-import http from "node:http";
+import type http from "node:http";
+import { fork } from "node:child_process";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import Redis from "ioredis";
@@ -19,12 +22,15 @@ const flag = (name: string, fallback: number) => {
   const i = argv.indexOf(name);
   return i >= 0 ? Number(argv[i + 1]) : fallback;
 };
-const what = argv.find((a) => !a.startsWith("--") && !/^\d+$/.test(a)) ?? "both";
+const named = argv.filter((a) => a === "shuffle" || a === "sse");
+const runShuffle = named.length === 0 || named.includes("shuffle");
+const runSse = named.length === 0 || named.includes("sse");
 const prefix = `bench_stream_${randomBytes(3).toString("hex")}:`;
 Object.assign(process.env, { REDIS_PREFIX: prefix, RATE_LIMIT_PER_MIN: "0", PORT: "0", QUEUE_ADMIT_INTERVAL_MS: "1000" });
 
 /* eslint-disable @typescript-eslint/no-require-imports */
-const { getConfig } = require("../lib/config") as typeof import("../lib/config");
+const { getConfig, resetConfig } = require("../lib/config") as typeof import("../lib/config");
+resetConfig(); // the gateway's streams must use this run's prefix, even if the config was read before
 const { QueueStore } = require("../modules/queue/queue-store") as typeof import("../modules/queue/queue-store");
 const { PreQueueOpener } = require("../modules/queue/pre-queue-open") as typeof import("../modules/queue/pre-queue-open");
 const { newNonce, signQueueToken } = require("../modules/queue/queue-token") as typeof import("../modules/queue/queue-token");
@@ -98,41 +104,30 @@ async function stream(redis: Redis, clients: number, batch: number) {
   const concertId = 3;
   const nonces = await enterMany(store, concertId, clients, null);
   const secret = getConfig().queueTokenSecret;
-  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-  const seenActive = new Map<number, number>();
-  let firstStatus = 0;
-  const sockets: http.ClientRequest[] = [];
+  const tokens = nonces.map((nonce, n) => signQueueToken({ userId: `u${n}`, concertId, nonce }, secret));
+  const child = fork(path.join(__dirname, `stream-clients${path.extname(__filename)}`), [], {
+    execArgv: __filename.endsWith(".ts") ? ["-r", "ts-node/register/transpile-only"] : [],
+  });
+  const reply = <T>() => new Promise<T>((resolve) => child.once("message", (m) => resolve(m as T)));
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
-  // Waves of 500: a listen backlog (511) overflowed by a burst of SYNs costs seconds of retransmits.
-  const connectOne = (n: number) =>
-      new Promise<void>((resolve, reject) => {
-        const token = signQueueToken({ userId: `u${n}`, concertId, nonce: nonces[n] }, secret);
-        const req = http.get({ port, path: `/api/queue/stream?queueToken=${encodeURIComponent(token)}`, agent }, (res) => {
-          res.setEncoding("utf8");
-          let first = true;
-          res.on("data", (chunk: string) => {
-            if (first && chunk.includes("event: status")) {
-              first = false;
-              firstStatus++;
-              resolve();
-            }
-            if (chunk.includes('"status":"ACTIVE"') && !seenActive.has(n)) seenActive.set(n, Date.now());
-          });
-        });
-        req.on("error", reject);
-        sockets.push(req);
-      });
-  for (let i = 0; i < clients; i += 500) {
-    await Promise.all(Array.from({ length: Math.min(500, clients - i) }, (_, j) => connectOne(i + j)));
-  }
-  console.log(`stream: ${firstStatus} clients connected with their first status in ${Date.now() - t0} ms`);
+  child.send({ port, tokens });
+  const connected = await reply<{ connected: number; ms: number }>();
+  console.log(`stream: ${connected.connected} clients (a child process) connected with their first status in ${connected.ms} ms`);
+  const hub = (broker.getLocalService("api") as unknown as { queueStreams: { stats(): { clients: number } } }).queueStreams;
+  console.log(`stream: the gateway holds ${hub.stats().clients} streams on one subscription`);
   const keys = `${prefix}queue:${concertId}:active`;
-  for (let i = 0; seenActive.size < clients && i < Math.ceil(clients / batch) + 5; i++) {
+  for (let i = 0; i < Math.ceil(clients / batch); i++) {
     await store.admit(concertId, policy(batch), `round.${i}`);
+    if (process.env.BENCH_DEBUG) console.log(`round ${i}`);
     await sleep(1000);
   }
-  await sleep(500);
+  await sleep(1000);
+  const cpu = process.cpuUsage(cpu0);
+  const wallS = (Date.now() - t0) / 1000;
+  const rssMb = process.memoryUsage().rss / 1048576;
+  child.send("report");
+  const seenActive = new Map((await reply<{ seen: Array<[number, number]> }>()).seen);
   const lags: number[] = [];
   const scores = await redis.zrange(keys, 0, -1, "WITHSCORES");
   for (let i = 0; i < scores.length; i += 2) {
@@ -141,13 +136,10 @@ async function stream(redis: Redis, clients: number, batch: number) {
     const seen = seenActive.get(n);
     if (seen !== undefined) lags.push(seen - admittedAt);
   }
-  const cpu = process.cpuUsage(cpu0);
-  const wallS = (Date.now() - t0) / 1000;
-  console.log(`stream: ${seenActive.size}/${clients} saw ACTIVE; round → client ACTIVE: ${fmt(lags)}`);
+  console.log(`stream: ${seenActive.size}/${clients} saw ACTIVE at ${batch}/s; round → client ACTIVE: ${fmt(lags)}`);
   console.log(
-    `stream: process (gateway and clients together) RSS ${(process.memoryUsage().rss / 1048576).toFixed(0)} MB, CPU ${(((cpu.user + cpu.system) / 1e6 / wallS) * 100).toFixed(0)} % of one core over ${wallS.toFixed(1)} s`,
+    `stream: gateway process (and this script's Redis setup) RSS ${rssMb.toFixed(0)} MB, CPU ${(((cpu.user + cpu.system) / 1e6 / wallS) * 100).toFixed(0)} % of one core over ${wallS.toFixed(1)} s`,
   );
-  for (const req of sockets) req.destroy();
   await sleep(500);
   await broker.stop();
 }
@@ -155,8 +147,8 @@ async function stream(redis: Redis, clients: number, batch: number) {
 async function main() {
   const redis = new Redis(getConfig().redisUrl);
   try {
-    if (what === "shuffle" || what === "both") await shuffle(redis, flag("--users", 100_000));
-    if (what === "stream" || what === "both") await stream(redis, flag("--clients", 4000), flag("--batch", 500));
+    if (runShuffle) await shuffle(redis, flag("--users", 100_000));
+    if (runSse) await stream(redis, flag("--clients", 10_000), flag("--batch", 500));
   } finally {
     let cursor = "0";
     do {

@@ -22,8 +22,19 @@ interface GuardMeta {
  * the guard adds no broker hop to hot paths.
  */
 export function QueueGuardMixin(): Partial<ServiceSchema> {
-  return {
+  const mixin: Partial<ServiceSchema> & { merged(schema: Partial<ServiceSchema>): void } = {
     mixins: [RedisMixin()],
+    /**
+     * Functions do not travel in the service info other nodes see: a plain marker tells the
+     * gateway's OpenAPI document that the action needs an X-Queue-Token.
+     */
+    merged(schema: Partial<ServiceSchema>) {
+      for (const action of Object.values(schema.actions ?? {})) {
+        if (action && typeof action === "object" && typeof action.queueGuard === "function") {
+          (action as { queueToken?: boolean }).queueToken = true;
+        }
+      }
+    },
     hooks: {
       before: {
         async "*"(this: Service & RedisMethods, ctx: Context<unknown, GuardMeta>) {
@@ -61,4 +72,5 @@ export function QueueGuardMixin(): Partial<ServiceSchema> {
       },
     },
   };
+  return mixin;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Local infrastructure for development, tests and CI.
+#   browser: install Debian's Chromium for the page tests when it is missing (npm run infra does it).
 #   up:   check PostgreSQL, Redis and NATS answer; start a single-node KRaft Kafka 4.x broker from
 #         Maven Central's jars when nothing listens on the Kafka port; create the topics.
 #   down: stop the Kafka broker this script started (the other servers are the machine's own).
@@ -139,6 +140,16 @@ kafka_down() {
   rm -f "$pid_file"
 }
 
+# The page tests drive Debian's Chromium (test/support/browser.ts); install it when missing.
+browser_up() {
+  local chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
+  if [ -x "$chromium" ]; then log "Chromium found at $chromium"; return; fi
+  command -v apt-get >/dev/null || die "Chromium is needed for the page tests; install it (Debian: apt-get install -y chromium)"
+  local as_root=""; [ "$(id -u)" = 0 ] || as_root="sudo"
+  log "installing Debian's chromium for the page tests"
+  $as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium > /dev/null
+}
+
 case "${1:-up}" in
   up)
     check_service PostgreSQL "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/concert}" 5432 \
@@ -151,5 +162,6 @@ case "${1:-up}" in
     ;;
   down) kafka_down ;;
   kafka-up) kafka_up ;;
-  *) die "usage: infra.sh up|down|kafka-up" ;;
+  browser) browser_up ;;
+  *) die "usage: infra.sh up|down|kafka-up|browser" ;;
 esac

@@ -73,7 +73,7 @@ const ReservationsService: ServiceSchema<{ rest: string }, Methods, Vars, This> 
       auth: "required",
       params: {
         scheduleId: bodyId,
-        seatIds: { type: "array", min: MIN_SEATS_PER_RESERVATION, max: MAX_SEATS_PER_RESERVATION, unique: true, items: bodyId },
+        seatIds: { type: "array", min: MIN_SEATS_PER_RESERVATION, max: MAX_SEATS_PER_RESERVATION, unique: true, items: { ...bodyId } }, // a copy: a rule object used twice is dropped from the schema other nodes see
       },
       queueGuard(this: This, ctx: Context<CreateParams>) {
         return scheduleConcertId(this.em(), ctx.params.scheduleId);

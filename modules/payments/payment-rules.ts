@@ -13,7 +13,8 @@ export interface PaymentView {
 }
 
 /** The internal `payment.completed` event and the Kafka message value (SPEC §4); also the outbox payload. */
-export interface PaymentCompletedEvent {
+/** What payment.completed and payment.refunded both say about the payment (SPEC §4, §7). */
+interface PaymentFacts {
   eventId: string;
   paymentId: number;
   reservationId: number;
@@ -22,7 +23,31 @@ export interface PaymentCompletedEvent {
   scheduleId: number;
   seatIds: number[];
   amount: number;
+}
+
+export interface PaymentCompletedEvent extends PaymentFacts {
   paidAt: string;
+}
+
+interface PaymentFactsInput {
+  eventId: string;
+  paymentId: number;
+  reservation: { id: number; userId: string; concertId: number; scheduleId: number };
+  seatIds: number[];
+  amount: number;
+}
+
+function paymentFacts(input: PaymentFactsInput): PaymentFacts {
+  return {
+    eventId: input.eventId,
+    paymentId: input.paymentId,
+    reservationId: input.reservation.id,
+    userId: input.reservation.userId,
+    concertId: input.reservation.concertId,
+    scheduleId: input.reservation.scheduleId,
+    seatIds: [...input.seatIds].sort((a, b) => a - b),
+    amount: input.amount,
+  };
 }
 
 /**
@@ -61,59 +86,17 @@ export function keyReuseRefusal(
   });
 }
 
-export function paymentCompletedEvent(input: {
-  eventId: string;
-  paymentId: number;
-  reservation: { id: number; userId: string; concertId: number; scheduleId: number };
-  seatIds: number[];
-  amount: number;
-  paidAt: string;
-}): PaymentCompletedEvent {
-  return {
-    eventId: input.eventId,
-    paymentId: input.paymentId,
-    reservationId: input.reservation.id,
-    userId: input.reservation.userId,
-    concertId: input.reservation.concertId,
-    scheduleId: input.reservation.scheduleId,
-    seatIds: [...input.seatIds].sort((a, b) => a - b),
-    amount: input.amount,
-    paidAt: input.paidAt,
-  };
+export function paymentCompletedEvent(input: PaymentFactsInput & { paidAt: string }): PaymentCompletedEvent {
+  return { ...paymentFacts(input), paidAt: input.paidAt };
 }
 
 /** The internal `payment.refunded` event and the Kafka message value (SPEC §7); also the outbox payload. */
-export interface PaymentRefundedEvent {
-  eventId: string;
-  paymentId: number;
-  reservationId: number;
-  userId: string;
-  concertId: number;
-  scheduleId: number;
-  seatIds: number[];
-  amount: number;
+export interface PaymentRefundedEvent extends PaymentFacts {
   refundedAt: string;
 }
 
-export function paymentRefundedEvent(input: {
-  eventId: string;
-  paymentId: number;
-  reservation: { id: number; userId: string; concertId: number; scheduleId: number };
-  seatIds: number[];
-  amount: number;
-  refundedAt: string;
-}): PaymentRefundedEvent {
-  return {
-    eventId: input.eventId,
-    paymentId: input.paymentId,
-    reservationId: input.reservation.id,
-    userId: input.reservation.userId,
-    concertId: input.reservation.concertId,
-    scheduleId: input.reservation.scheduleId,
-    seatIds: [...input.seatIds].sort((a, b) => a - b),
-    amount: input.amount,
-    refundedAt: input.refundedAt,
-  };
+export function paymentRefundedEvent(input: PaymentFactsInput & { refundedAt: string }): PaymentRefundedEvent {
+  return { ...paymentFacts(input), refundedAt: input.refundedAt };
 }
 
 /**

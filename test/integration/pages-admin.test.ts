@@ -37,8 +37,13 @@ describe("operator's console (headless Chromium, real PostgreSQL, Redis, NATS, K
     pages.push(operator);
   }, 120_000);
 
+  afterEach(() => {
+    // No CSP violation, no uncaught exception on any page so far.
+    const problems = pages.flatMap((p) => p.problems.splice(0));
+    expect(problems).toEqual([]);
+  });
+
   afterAll(async () => {
-    for (const { problems } of pages) expect(problems).toEqual([]);
     await browser?.close();
     await stopNodes(node);
     await standIn?.close();
@@ -76,18 +81,35 @@ describe("operator's console (headless Chromium, real PostgreSQL, Redis, NATS, K
 
     const buyer = await openPage(browser, `${origin}/`);
     pages.push(buyer);
+    const requested: string[] = [];
+    buyer.page.on("request", (r) => requested.push(new URL(r.url()).pathname));
     await buyer.page.locator(`[data-schedule="${sale.scheduleId}"]`).click();
     await buyer.page.locator('#queue-status[data-status="WAITING"]', { hasText: "Position 1" }).waitFor();
+    // A second buyer whose network drops the stream: the page falls back to polling GET /api/queue/me.
+    const poller = await openPage(browser, `${origin}/`, { width: 390, height: 844 });
+    pages.push(poller);
+    await poller.page.route("**/api/queue/stream*", (route) => route.abort());
+    const polled: string[] = [];
+    poller.page.on("request", (r) => polled.push(new URL(r.url()).pathname));
+    await poller.page.locator(`[data-schedule="${sale.scheduleId}"]`).click();
+    await poller.page.locator('#queue-status[data-status="WAITING"]', { hasText: "Position 2" }).waitFor();
     // Several admission intervals (1 s) pass: still waiting, and the console counts them.
     await sleep(3500);
+    expect(polled.filter((path) => path === "/api/queue/me").length).toBeGreaterThanOrEqual(1);
+    // the console error of the aborted stream is the fault injected here
+    expect(poller.problems.splice(0)).toEqual(["Failed to load resource: net::ERR_FAILED"]);
     expect(await buyer.page.locator("#queue-status").getAttribute("data-status")).toBe("WAITING");
     expect(await buyer.page.locator("#step-seats").isHidden()).toBe(true);
-    await row().locator('[data-field="waiting"]', { hasText: "1" }).waitFor();
+    await row().locator('[data-field="waiting"]', { hasText: "2" }).waitFor();
     await screenshot(buyer.page, "buyer-6-waiting-paused");
 
     await row().locator('[data-action="resume"]').click();
     await buyer.page.locator("#step-seats").waitFor({ state: "visible", timeout: 30_000 });
-    await row().locator('[data-field="active"]', { hasText: "1" }).waitFor();
+    // The page followed the queue over the SSE stream (SPEC §8), not by polling.
+    expect(requested).toContain("/api/queue/stream");
+    expect(requested.filter((path) => path === "/api/queue/me")).toEqual([]);
+    await poller.page.locator("#step-seats").waitFor({ state: "visible", timeout: 30_000 });
+    await row().locator('[data-field="active"]', { hasText: "2" }).waitFor();
 
     // The buyer buys one seat of the VIP section.
     const seat = buyer.page.locator("button.seat.available").first();

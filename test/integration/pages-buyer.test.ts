@@ -85,7 +85,7 @@ describe("buyer's page (headless Chromium, real PostgreSQL, Redis, NATS, Kafka)"
     await page.keyboard.press("Space");
     expect(await page.locator('[aria-pressed="true"]').count()).toBe(2);
     expect(await page.locator("#pick-summary").textContent()).toBe("2 picked · 110,000 pts");
-    await screenshot(page, "buyer-2-seats");
+    await screenshot(page, "buyer-2-seats", { height: 540 });
 
     await page.locator("#hold").click();
     await page.locator("#step-pay").waitFor({ state: "visible" });

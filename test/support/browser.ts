@@ -46,9 +46,11 @@ export async function openPage(browser: Browser, url: string, viewport = { width
   return { page, context, problems };
 }
 
-export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
+/** test-results/screenshots/<name>.png: the full page, or its top `height` pixels. */
+export async function screenshot(page: Page, name: string, fullPage: boolean | { height: number } = true): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, `${name}.png`);
-  await page.screenshot({ path, fullPage });
+  if (typeof fullPage === "object") await page.screenshot({ path, clip: { x: 0, y: 0, width: page.viewportSize()?.width ?? 1280, height: fullPage.height } });
+  else await page.screenshot({ path, fullPage });
   return path;
 }

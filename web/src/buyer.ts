@@ -3,11 +3,11 @@
  * → seat map by section and row → hold with a countdown → charge points → pay → confirmation.
  */
 import { $, ApiError, call, friendly, h, newKey, show, when, won } from "./api";
+import { watchQueueStatus, type QueueStatus } from "./queue-watch";
 
 interface Concert { id: number; title: string; venue: string }
 interface Schedule { id: number; concertId: number; startsAt: string; totalSeats: number; availableSeats: number }
 interface Seat { id: number; number: number; price: number; status: string; section?: string; row?: string | number }
-interface QueueStatus { status: string; position: number | null; etaSeconds: number | null; expiresAt: string | null }
 interface Reservation { id: number; status: string; seats: Array<{ id: number; number: number; price: number }>; amount: number; expiresAt: string }
 
 const MAX_SEATS = 4;
@@ -86,49 +86,19 @@ function renderQueue(s: QueueStatus): void {
   }
 }
 
-/** Live status: the SSE stream when the gateway has it, else polling GET /queue/me as Retry-After says. */
 function watchQueue(onActive: () => void): void {
   state.stopWatch();
-  let stopped = false;
-  let timer = 0;
-  let source: EventSource | null = null;
-  const handle = (s: QueueStatus) => {
-    if (stopped) return;
-    renderQueue(s);
-    if (s.status === "ACTIVE") {
-      stop();
-      onActive();
-    } else if (s.status === "EXPIRED") stop();
-  };
-  const poll = async () => {
-    if (stopped) return;
-    let waitS = 2;
-    try {
-      const res = await call<QueueStatus>("GET", "/queue/me", { token: state.token, queueToken: state.queueToken });
-      handle(res.body);
-      waitS = res.retryAfterS ?? 2;
-    } catch (err) {
-      fail(err);
-      if (err instanceof ApiError && err.status === 401) return stop();
-      waitS = err instanceof ApiError && err.retryAfterS ? err.retryAfterS : 3;
-    }
-    if (!stopped) timer = window.setTimeout(poll, Math.min(30, Math.max(1, waitS)) * 1000);
-  };
-  const stop = () => {
-    stopped = true;
-    window.clearTimeout(timer);
-    source?.close();
-  };
+  const stop = watchQueueStatus(state.token, state.queueToken!, {
+    status(s) {
+      renderQueue(s);
+      if (s.status === "ACTIVE") {
+        stop();
+        onActive();
+      } else if (s.status === "EXPIRED") stop();
+    },
+    error: fail,
+  });
   state.stopWatch = stop;
-  if (typeof EventSource === "function" && state.queueToken) {
-    source = new EventSource(`/api/queue/stream?queueToken=${encodeURIComponent(state.queueToken)}`);
-    source.addEventListener("status", (e) => handle(JSON.parse((e as MessageEvent).data)));
-    source.onerror = () => {
-      source?.close();
-      source = null;
-      if (!stopped) void poll();
-    };
-  } else void poll();
 }
 
 async function joinQueue(concert: Concert, schedule: Schedule): Promise<void> {
