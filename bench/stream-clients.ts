@@ -29,9 +29,11 @@ function connectOne(port: number, token: string, n: number): Promise<void> {
 
 process.on("message", async (message: { port?: number; tokens?: string[] } | "report") => {
   if (message === "report") {
-    process.send?.({ seen: [...seenActive.entries()] });
-    for (const req of sockets) req.destroy();
-    setTimeout(() => process.exit(0), 200);
+    // Exit only once the (large) report is written to the IPC channel.
+    process.send?.({ seen: [...seenActive.entries()] }, undefined, {}, () => {
+      for (const req of sockets) req.destroy();
+      process.exit(0);
+    });
     return;
   }
   const { port, tokens } = message as { port: number; tokens: string[] };

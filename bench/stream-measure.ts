@@ -108,7 +108,11 @@ async function stream(redis: Redis, clients: number, batch: number) {
   const child = fork(path.join(__dirname, `stream-clients${path.extname(__filename)}`), [], {
     execArgv: __filename.endsWith(".ts") ? ["-r", "ts-node/register/transpile-only"] : [],
   });
-  const reply = <T>() => new Promise<T>((resolve) => child.once("message", (m) => resolve(m as T)));
+  const reply = <T>() =>
+    new Promise<T>((resolve, reject) => {
+      child.once("message", (m) => resolve(m as T));
+      child.once("exit", (code, signal) => reject(new Error(`the client process exited (${code ?? signal})`)));
+    });
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
   child.send({ port, tokens });
@@ -119,7 +123,6 @@ async function stream(redis: Redis, clients: number, batch: number) {
   const keys = `${prefix}queue:${concertId}:active`;
   for (let i = 0; i < Math.ceil(clients / batch); i++) {
     await store.admit(concertId, policy(batch), `round.${i}`);
-    if (process.env.BENCH_DEBUG) console.log(`round ${i}`);
     await sleep(1000);
   }
   await sleep(1000);
