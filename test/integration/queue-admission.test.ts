@@ -1,14 +1,11 @@
 import type Redis from "ioredis";
 import type { ServiceBroker } from "moleculer";
 import { getConfig, resetConfig } from "../../lib/config";
-import { createRedisClient } from "../../mixins/redis.mixin";
 import type { OrmMethods } from "../../mixins/orm.mixin";
 import { createConcert } from "../../modules/catalog/catalog-writes";
 import { queueAdmitLeaseKey, queueConcertsKey, queueKeys } from "../../modules/queue/queue-keys";
 import type { AdmissionRound } from "../../modules/queue/queue-store";
-import CatalogService from "../../services/catalog.service";
-import QueueService from "../../services/queue.service";
-import { startNode, stopNodes } from "../support/nodes";
+import { startQueueCluster, stopQueueCluster } from "../support/queue-cluster";
 import { activeQueueToken } from "../support/queue";
 import { eventually } from "../support/queue-redis";
 
@@ -52,17 +49,9 @@ describe("queue admission (real Redis, NATS, PostgreSQL)", () => {
     });
     resetConfig();
     prefix = getConfig().redisPrefix;
-    nodeA = await startNode([CatalogService, QueueService], { nodeID: "adm-a" });
-    nodeB = await startNode([QueueService], { nodeID: "adm-b" });
-    client = await startNode([], { nodeID: "adm-client" });
-    await client.waitForServices(["queue", "catalog"]);
-    await eventually(async () => client.registry.getActionEndpoints("queue.admitTick")?.count() === 2, "both queue nodes seen");
-    redis = createRedisClient();
+    ({ nodeA, nodeB, client, redis } = await startQueueCluster("adm"));
   });
-  afterAll(async () => {
-    redis?.disconnect();
-    await stopNodes(client, nodeB, nodeA);
-  });
+  afterAll(() => stopQueueCluster({ nodeA, nodeB, client, redis }));
 
   it("two nodes admitting at once never exceed QUEUE_ACTIVE_MAX and admit in entry order", async () => {
     const concertId = await newConcert("Admission Concert");

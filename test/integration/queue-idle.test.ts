@@ -1,17 +1,13 @@
 import type Redis from "ioredis";
 import type { Context, ServiceBroker } from "moleculer";
 import { getConfig, resetConfig } from "../../lib/config";
-import { createRedisClient } from "../../mixins/redis.mixin";
 import type { OrmMethods } from "../../mixins/orm.mixin";
 import { createConcert } from "../../modules/catalog/catalog-writes";
 import { queueKeys } from "../../modules/queue/queue-keys";
 import { saveControls } from "../../modules/queue/queue-control-store";
 import { QueueStore } from "../../modules/queue/queue-store";
 import { newNonce } from "../../modules/queue/queue-token";
-import CatalogService from "../../services/catalog.service";
-import QueueService from "../../services/queue.service";
-import { startNode, stopNodes } from "../support/nodes";
-import { eventually } from "../support/queue-redis";
+import { startQueueCluster, stopQueueCluster } from "../support/queue-cluster";
 
 interface Status {
   status: string;
@@ -41,17 +37,9 @@ describe("idle places are given back (real Redis, NATS, PostgreSQL)", () => {
   beforeAll(async () => {
     Object.assign(process.env, { QUEUE_ADMIT_INTERVAL_MS: "3600000", QUEUE_ADMIT_BATCH: "3", QUEUE_WAITING_IDLE_S: "2" });
     resetConfig();
-    nodeA = await startNode([CatalogService, QueueService], { nodeID: "idle-a" });
-    nodeB = await startNode([QueueService], { nodeID: "idle-b" });
-    client = await startNode([], { nodeID: "idle-client" });
-    await client.waitForServices(["queue", "catalog"]);
-    await eventually(async () => client.registry.getActionEndpoints("queue.admitTick")?.count() === 2, "both queue nodes seen");
-    redis = createRedisClient();
+    ({ nodeA, nodeB, client, redis } = await startQueueCluster("idle"));
   });
-  afterAll(async () => {
-    redis?.disconnect();
-    await stopNodes(client, nodeB, nodeA);
-  });
+  afterAll(() => stopQueueCluster({ nodeA, nodeB, client, redis }));
 
   it("skips and EXPIREs users idle for QUEUE_WAITING_IDLE_S; those who keep polling are admitted in order", async () => {
     const concertId = await createConcert(em(), "Idle", "Hall");

@@ -1,16 +1,13 @@
 import type Redis from "ioredis";
 import type { ServiceBroker } from "moleculer";
 import { getConfig, resetConfig } from "../../lib/config";
-import { createRedisClient } from "../../mixins/redis.mixin";
 import type { OrmMethods } from "../../mixins/orm.mixin";
 import { addConcert, updateConcert } from "../../modules/catalog/catalog-writes";
 import { queueKeys } from "../../modules/queue/queue-keys";
 import { PRE_BASE, PreQueueOpener } from "../../modules/queue/pre-queue-open";
 import { QueueStore } from "../../modules/queue/queue-store";
 import { newNonce } from "../../modules/queue/queue-token";
-import CatalogService from "../../services/catalog.service";
-import QueueService from "../../services/queue.service";
-import { startNode, stopNodes } from "../support/nodes";
+import { startQueueCluster, stopQueueCluster } from "../support/queue-cluster";
 import { callWithStatus, eventually, queueSnapshot } from "../support/queue-redis";
 
 interface Entry {
@@ -55,17 +52,9 @@ describe("queue phases and the pre-queue shuffle (real Redis, NATS, PostgreSQL)"
     Object.assign(process.env, { QUEUE_ADMIT_INTERVAL_MS: "3600000", QUEUE_ADMIT_BATCH: "100", QUEUE_ACTIVE_MAX: "100000" });
     resetConfig();
     prefix = getConfig().redisPrefix;
-    nodeA = await startNode([CatalogService, QueueService], { nodeID: "pre-a" });
-    nodeB = await startNode([QueueService], { nodeID: "pre-b" });
-    client = await startNode([], { nodeID: "pre-client" });
-    await client.waitForServices(["queue", "catalog"]);
-    await eventually(async () => client.registry.getActionEndpoints("queue.admitTick")?.count() === 2, "both queue nodes seen");
-    redis = createRedisClient();
+    ({ nodeA, nodeB, client, redis } = await startQueueCluster("pre"));
   });
-  afterAll(async () => {
-    redis?.disconnect();
-    await stopNodes(client, nodeB, nodeA);
-  });
+  afterAll(() => stopQueueCluster({ nodeA, nodeB, client, redis }));
 
   it("before queueOpensAt: 409 QUEUE_NOT_OPEN with data.opensAt, and nothing is written; unknown concert 404", async () => {
     const opensAt = iso(3_600_000);
