@@ -20,6 +20,7 @@ import { evaluateTargets, formatScenario, formatSummary, type ScenarioResult } f
 import type { ScenarioContext } from "./scenario";
 import { SCENARIOS, baselineEntry } from "./scenarios";
 import { medianOfRuns, ratio, type RunMetrics } from "./stats";
+import { deleteKeys } from "./redis-keys";
 import { benchEnv, ROOT, startBaseline, startStandin, startSystem, waitReady, type Mode } from "./system";
 
 const started = Date.now();
@@ -41,15 +42,6 @@ function scenarioResult(mode: Mode, id: string, title: string, runs: RunMetrics[
     targets: [],
     runs,
   };
-}
-
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== "0");
 }
 
 /** Deletes the run's Kafka topics (payment.completed and its DLQ); they were the run's alone. */

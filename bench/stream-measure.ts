@@ -15,6 +15,7 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import Redis from "ioredis";
+import { deleteKeys } from "./redis-keys";
 import { ServiceBroker } from "moleculer";
 
 const argv = process.argv.slice(2);
@@ -153,12 +154,7 @@ async function main() {
     if (runShuffle) await shuffle(redis, flag("--users", 100_000));
     if (runSse) await stream(redis, flag("--clients", 10_000), flag("--batch", 500));
   } finally {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== "0");
+    await deleteKeys(redis, prefix);
     redis.disconnect();
   }
 }
