@@ -2,6 +2,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import jwt from "jsonwebtoken";
 import { getConfig, type Config } from "./config";
+import { VerifiedTokens } from "./verified-tokens";
 
 /** A user id as SPEC §3 defines it: the JWT `sub`, 1–64 chars of [A-Za-z0-9_-]. */
 export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -78,11 +79,13 @@ export class AccessTokenVerifier {
   private readonly jwks?: JWTVerifyGetKey;
   private readonly algorithms: string[];
   private readonly getKey: JWTVerifyGetKey;
+  private readonly verified: VerifiedTokens;
 
   constructor(private readonly options: VerifierOptions) {
     if (options.secret) this.secretKey = createSecretKey(Buffer.from(options.secret, "utf8"));
     if (options.publicKeyPem) this.publicKey = createPublicKey(options.publicKeyPem);
     if (options.jwksUrl) this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 });
+    this.verified = new VerifiedTokens(options.clockToleranceS ?? 0);
     const asymmetric = this.publicKey || this.jwks ? [...ASYMMETRIC_ALGORITHMS] : [];
     this.algorithms = [...(this.secretKey ? ["HS256"] : []), ...asymmetric];
     if (!this.algorithms.length) throw new Error("AccessTokenVerifier: no key configured (AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL)");
@@ -98,6 +101,8 @@ export class AccessTokenVerifier {
 
   /** The user of a bearer token, or null when it is forged, expired, malformed or not for us. */
   async verify(token: string): Promise<AuthUser | null> {
+    const known = this.verified.get(token);
+    if (known) return known;
     try {
       const { payload } = await jwtVerify(token, this.getKey, {
         algorithms: this.algorithms,
@@ -106,7 +111,9 @@ export class AccessTokenVerifier {
         audience: this.options.audience,
         clockTolerance: this.options.clockToleranceS ?? 0,
       });
-      return userOf(payload);
+      const user = userOf(payload);
+      if (user) this.verified.remember(token, user, payload.exp as number);
+      return user;
     } catch {
       return null;
     }
@@ -121,7 +128,8 @@ function algorithmOf(key: KeyObject): string | undefined {
 
 function userOf(payload: JWTPayload): AuthUser | null {
   if (typeof payload.sub !== "string" || !USER_ID_PATTERN.test(payload.sub)) return null;
-  return { id: payload.sub, roles: rolesClaim(payload.roles) };
+  // Frozen: the verified-token cache hands the same object to every request of that token.
+  return Object.freeze({ id: payload.sub, roles: Object.freeze(rolesClaim(payload.roles)) as string[] });
 }
 
 /** The verifier the configuration describes. */

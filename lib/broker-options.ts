@@ -3,8 +3,15 @@ import { BROKER_RETRY_POLICY, CIRCUIT_BREAKER, CallPolicyMiddleware } from "./ca
 import type { Config } from "./config";
 import { ErrorBoundaryMiddleware } from "./error-boundary";
 import { EventLoopMetricsMiddleware } from "./event-loop-metrics";
-import { redisClientOptions } from "../mixins/redis.mixin";
 import { LivenessDiscoverer } from "./node-liveness";
+import { RequestMetricsMiddleware } from "./request-metrics";
+
+/**
+ * Moleculer's internal middlewares in its own order (moleculer/src/service-broker.js, 0.15), with
+ * its "Metrics" replaced by the lighter RequestMetrics (lib/request-metrics.ts says why).
+ */
+const INTERNAL_MIDDLEWARES = ["ActionHook", "Validator", "Bulkhead", "Cacher", "ContextTracker", "CircuitBreaker", "Timeout", "Retry", "Fallback", "ErrorHandler", "Tracing"];
+const INTERNAL_AFTER_METRICS = ["Debounce", "Throttle"];
 
 /** Broker options for a node of this system, from the typed configuration. */
 export function brokerOptions(config: Config, overrides: Partial<BrokerOptions> = {}): BrokerOptions {
@@ -26,18 +33,6 @@ export function brokerOptions(config: Config, overrides: Partial<BrokerOptions> 
     },
     transporter,
     serializer: "JSON",
-    cacher: {
-      type: "Redis",
-      options: {
-        prefix: `${config.redisPrefix}cache`,
-        ttl: config.seatCacheTtlS,
-        // Same fail-fast client options as the services' own Redis client (SPEC §11).
-        redis: redisClientOptions(config.redisUrl),
-        // Options of the redlock (v4) the cacher uses for its per-key stampede lock: a reader waits
-        // ~1 s (40 × 25 ms) for another node's fill, then reads through (services/catalog.service.ts).
-        redlock: { retryCount: 40, retryDelay: 25, retryJitter: 10 },
-      },
-    },
     // Default for actions that declare no `timeout`; the gateway's actions declare their own (lib/call-policy.ts).
     requestTimeout: config.requestTimeoutMs,
     // Retries are opt-in per action (retryPolicy.retries) and only on "no answer" errors.
@@ -51,7 +46,15 @@ export function brokerOptions(config: Config, overrides: Partial<BrokerOptions> 
     tracking: { enabled: true, shutdownTimeout: 10_000 },
     validator: true,
     // SPEC §11: driver errors become 503/500 on the node that knows them, before NATS.
-    middlewares: [ErrorBoundaryMiddleware(), CallPolicyMiddleware(), EventLoopMetricsMiddleware()],
+    middlewares: [
+      ErrorBoundaryMiddleware(),
+      CallPolicyMiddleware(),
+      EventLoopMetricsMiddleware(),
+      ...INTERNAL_MIDDLEWARES,
+      RequestMetricsMiddleware(),
+      ...INTERNAL_AFTER_METRICS,
+    ],
+    internalMiddlewares: false,
     metrics: {
       enabled: config.metricsEnabled,
       reporter: config.metricsEnabled

@@ -18,6 +18,11 @@ export interface Config {
   databaseUrl: string;
   dbPoolMax: number;
   redisUrl: string;
+  /**
+   * REDIS_CLUSTER_NODES (comma list of host:port): when set every Redis client of the system is an
+   * ioredis Cluster seeded with these nodes (credentials and TLS still come from REDIS_URL); empty: one Redis.
+   */
+  redisClusterNodes: RedisNode[];
   /** Prefix of every Redis key the system writes (queue, cache, locks, rankings, rate limit). */
   redisPrefix: string;
   transporter: string;
@@ -85,6 +90,11 @@ export interface Config {
   httpRequestTimeoutMs: number;
 }
 
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
 const DEV_JWT_SECRET = "dev-only-auth-secret-change-me";
 const DEV_QUEUE_SECRET = "dev-only-queue-secret-change-me";
 
@@ -141,6 +151,20 @@ function pem(env: Env, name: string): string | undefined {
   return value ? value.replace(/\\n/g, "\n") : undefined;
 }
 
+/** REDIS_CLUSTER_NODES: "host:port,host:port" ("[::1]:7000" for IPv6); a typo must not start a node on the wrong Redis. */
+function redisNodes(env: Env): RedisNode[] {
+  const raw = env.REDIS_CLUSTER_NODES;
+  if (!raw || raw.trim() === "") return [];
+  return raw.split(",").map((entry) => {
+    const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(entry.trim());
+    const port = match ? Number(match[3]) : 0;
+    if (!match || port < 1 || port > 65_535) {
+      throw new Error(`Configuration: REDIS_CLUSTER_NODES must be a comma list of host:port, got "${entry.trim()}"`);
+    }
+    return { host: match[1] ?? match[2], port };
+  });
+}
+
 /** QUEUE_TOKEN_TTL_S (default 24 h) must outlive the active period, or an admitted buyer's token dies first. */
 function queueTokenTtl(env: Env): number {
   const ttl = int(env, "QUEUE_TOKEN_TTL_S", 86_400, 1);
@@ -165,6 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: str(env, "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/concert"),
     dbPoolMax: int(env, "DB_POOL_MAX", 10, 1),
     redisUrl: str(env, "REDIS_URL", "redis://127.0.0.1:6379"),
+    redisClusterNodes: redisNodes(env),
     redisPrefix: str(env, "REDIS_PREFIX", "concert:"),
     transporter: str(env, "TRANSPORTER", "nats://127.0.0.1:4222"),
     requestTimeoutMs: int(env, "REQUEST_TIMEOUT_MS", 10_000, 1),

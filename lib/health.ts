@@ -1,7 +1,7 @@
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import { Pool } from "pg";
-import type Redis from "ioredis";
 import type { ServiceBroker } from "moleculer";
+import { isCluster, type RedisClient } from "../mixins/redis.mixin";
 
 export type ComponentState = "up" | "down";
 export interface NodeView {
@@ -67,6 +67,21 @@ async function probe(check: () => Promise<unknown>): Promise<ComponentState> {
   }
 }
 
+/**
+ * PING of the system's Redis; on a Redis Cluster every master is asked (each holds a share of the
+ * slots, so one master down means some concerts' queues are down) and the cluster must be ready.
+ */
+async function pingRedis(redis: RedisClient): Promise<void> {
+  if (!isCluster(redis)) {
+    await redis.ping();
+    return;
+  }
+  if (redis.status !== "ready") throw new Error(`Redis Cluster is ${redis.status}`);
+  const masters = redis.nodes("master");
+  if (masters.length === 0) throw new Error("Redis Cluster has no master");
+  await Promise.all(masters.map((node) => node.ping()));
+}
+
 /** Really asks each component: a query, a PING, the transporter's state, Kafka's metadata. */
 export class HealthChecker {
   private readonly pool: Pool;
@@ -76,7 +91,7 @@ export class HealthChecker {
   constructor(
     databaseUrl: string,
     kafkaBrokers: string[],
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly broker: ServiceBroker,
   ) {
     this.pool = new Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: CHECK_TIMEOUT_MS });
@@ -95,7 +110,7 @@ export class HealthChecker {
   async check(): Promise<HealthReport> {
     const [postgres, redis, nats, kafka] = await Promise.all([
       probe(() => this.pool.query("select 1")),
-      probe(() => this.redis.ping()),
+      probe(() => pingRedis(this.redis)),
       probe(async () => {
         const transit = (this.broker as unknown as { transit?: { connected: boolean } }).transit;
         if (!transit || !transit.connected) throw new Error("transporter not connected");

@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type Redis from "ioredis";
 import type { ServiceBroker } from "moleculer";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { getConfig } from "./config";
 import { clientIp, type TrustFn } from "./client-ip";
 import { requestAuth } from "./request-auth";
-import { createRedisClient } from "../mixins/redis.mixin";
+import { createSystemRedis, type RedisClient } from "../mixins/redis.mixin";
 
 /** Actions with their own, stricter budget: minting tokens, joining a queue, paying. */
 export const STRICT_ACTIONS: ReadonlySet<string> = new Set(["auth.devToken", "queue.enter", "payments.create"]);
@@ -36,7 +35,7 @@ export interface RateLimitOptions {
   limit: number;
   /** Budget of STRICT_ACTIONS; capped at `limit`. */
   strictLimit?: number;
-  /** Default: the configured REDIS_URL / REDIS_PREFIX. */
+  /** Default: the configured REDIS_URL (or REDIS_CLUSTER_NODES) / REDIS_PREFIX. */
   redisUrl?: string;
   redisPrefix?: string;
 }
@@ -57,14 +56,15 @@ interface Decision {
 export class RedisRateLimitStore {
   /** Read by moleculer-web only with `headers: true`; this store writes the headers itself. */
   resetTime: number;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly general: RateLimiterRedis;
   private readonly strict: RateLimiterRedis;
   private readonly limit: number;
   private readonly strictLimit: number;
 
   constructor(windowMs: number, opts: RateLimitOptions, _broker?: ServiceBroker) {
-    this.redis = createRedisClient(opts.redisUrl);
+    // Each budget is one key (a single-key script): fine on a Redis Cluster as it is.
+    this.redis = createSystemRedis({ url: opts.redisUrl });
     // While Redis is down the insurance limiter answers; the connection errors are expected.
     this.redis.on("error", () => undefined);
     this.limit = opts.limit;

@@ -1,13 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Service, ServiceSchema } from "moleculer";
-import Redis from "ioredis";
 import { getConfig } from "../lib/config";
 import { domainError } from "../lib/errors";
 import { rateWindowMs } from "../modules/queue/queue-eta";
 import { verifyQueueToken } from "../modules/queue/queue-token";
 import { QueueStreamHub, type StreamClient } from "../modules/queue/stream-hub";
-import type { RedisMethods } from "./redis.mixin";
-import { redisClientOptions } from "./redis.mixin";
+import { createSystemRedis, type RedisClient, type RedisMethods } from "./redis.mixin";
 
 export interface QueueStreamMethods {
   /** moleculer-web alias handler of GET /api/queue/stream?queueToken=… (SSE, SPEC §8). */
@@ -16,7 +14,7 @@ export interface QueueStreamMethods {
 
 interface StreamVars extends RedisMethods {
   queueStreams: QueueStreamHub;
-  queueStreamSubscriber: Redis;
+  queueStreamSubscriber: RedisClient;
 }
 
 type StreamService = Service & StreamVars & QueueStreamMethods;
@@ -33,7 +31,8 @@ function queryToken(req: IncomingMessage): string | null {
  * The gateway's queue streams: a subscriber connection of its own (a connection in subscribe mode
  * can send nothing else), opened in started and closed in stopped; ioredis resubscribes after a
  * reconnect, and every stream is then read again (events may have been missed, or Redis may have
- * lost the queue: those streams end with EXPIRED and the client enters again).
+ * lost the queue: those streams end with EXPIRED and the client enters again). On a Redis Cluster
+ * the subscriber is a Cluster client too: a PUBLISH on any master reaches subscribers on every node.
  */
 export function QueueStreamMixin(): Partial<ServiceSchema> {
   return {
@@ -95,11 +94,8 @@ export function QueueStreamMixin(): Partial<ServiceSchema> {
     async started(this: Service) {
       const self = this as StreamService;
       const config = getConfig();
-      const subscriber = new Redis({
-        ...redisClientOptions(config.redisUrl),
-        maxRetriesPerRequest: null, // subscribe commands wait for the reconnect rather than fail
-        connectionName: `queue-streams:${this.broker.nodeID}`,
-      });
+      // Subscribe commands wait for the reconnect rather than fail.
+      const subscriber = createSystemRedis({ subscriber: true, connectionName: `queue-streams:${this.broker.nodeID}` });
       subscriber.on("error", () => undefined); // reconnects on its own; the streams keep their keep-alives
       let connectedOnce = false;
       subscriber.on("ready", () => {

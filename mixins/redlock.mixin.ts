@@ -8,7 +8,12 @@ import { RedisMixin, type RedisMethods } from "./redis.mixin";
 /**
  * Distributed locks declared by actions:
  *
- *   lock: { keys: (ctx) => ["seat:7", "seat:9"], ttl: 5000 }
+ *   lock: { keys: (ctx) => taggedLockNames(`s${ctx.params.scheduleId}`, ["seat:7", "seat:9"]), ttl: 5000 }
+ *
+ * Redis Cluster: redlock's script can only touch keys of one hash slot, so the names of one
+ * acquisition carry one hash tag (`{s12}:seat:7` → key `<prefix>lock:{s12}:seat:7`); the tag must be a
+ * function of each name alone (here: the seat's schedule), or two calls could lock one seat under two keys.
+ * In cluster mode an acquisition whose names do not share a tag is refused (a bug, not contention).
  *
  * Around the handler (after params validation and `before` hooks such as the queue guard), all keys
  * of the call are taken in ONE redlock acquisition: redlock 4's Lua script checks every key and
@@ -53,6 +58,24 @@ const WRAPPED = Symbol("redlock-wrapped");
 /** Redis keys for the lock names of one call: under REDIS_PREFIX + "lock:", unique, sorted. */
 export function lockResources(prefix: string, names: readonly string[]): string[] {
   return [...new Set(names)].map((name) => `${prefix}lock:${name}`).sort();
+}
+
+/** Lock names that share the hash tag `{tag}`, so they can be taken in one acquisition on a Redis Cluster. */
+export function taggedLockNames(tag: string, names: readonly string[]): string[] {
+  if (!/^[^{}]+$/.test(tag)) throw new RangeError(`A lock hash tag must be non-empty and brace-free, got "${tag}"`);
+  return names.map((name) => `{${tag}}:${name}`);
+}
+
+/** A lock name without its hash tag, as conflict errors report it ("{s12}:seat:7" → "seat:7"). */
+export function untaggedLockName(name: string): string {
+  return name.replace(/^\{[^{}]+\}:/, "");
+}
+
+/** Redis's hash tag of a key: the text between the first "{" and the next "}" if non-empty, else the whole key. */
+export function hashTag(key: string): string {
+  const open = key.indexOf("{");
+  const close = open < 0 ? -1 : key.indexOf("}", open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
 }
 
 export function heldLocks(ctx: Context): HeldLocks | undefined {
@@ -134,8 +157,12 @@ export function RedlockMixin(options: RedlockMixinOptions = {}): Partial<Service
       async runLocked<T>(this: Service & RedlockMethods, option: LockOption, ctx: Context, run: () => Promise<T>): Promise<T> {
         if (!enabled()) return run();
         const names = option.keys.call(this, ctx);
-        const keys = lockResources(getConfig().redisPrefix, names);
+        const config = getConfig();
+        const keys = lockResources(config.redisPrefix, names);
         if (keys.length === 0) return run();
+        if (config.redisClusterNodes.length > 0 && new Set(keys.map(hashTag)).size > 1) {
+          throw new Error(`${ctx.action?.name} locks ${keys.join(", ")}: keys of several hash slots cannot be locked at once on a Redis Cluster`);
+        }
         const ttlMs = option.ttl ?? defaultTtlMs;
         let lock: Redlock.Lock;
         try {
@@ -146,7 +173,7 @@ export function RedlockMixin(options: RedlockMixinOptions = {}): Partial<Service
           // client error before it gives up, and the client's status lags a connection just lost.
           const clientFailed = Date.now() - ((this as unknown as LockErrorClock)[CLIENT_ERROR_AT] ?? 0) < CLIENT_ERROR_WINDOW_MS;
           if (clientFailed || this.redis.status !== "ready") throw domainError("SERVICE_UNAVAILABLE", "The lock service is unavailable", { dependency: "redis" });
-          throw conflictError([...new Set(names)].sort());
+          throw conflictError([...new Set(names.map(untaggedLockName))].sort());
         }
         const held: HeldLocks = { keys, lost: false };
         (ctx.locals as Record<string, unknown>)[LOCKS_LOCAL] = held;
@@ -163,7 +190,8 @@ export function RedlockMixin(options: RedlockMixinOptions = {}): Partial<Service
     },
     started(this: Service) {
       const self = this as Service & RedlockMethods;
-      // redlock 4 is typed for callback-style clients; ioredis 5 accepts the same eval/evalsha calls.
+      // redlock 4 is typed for callback-style clients; ioredis 5 (one server or a Cluster, which
+      // routes the script by its keys' slot) accepts the same eval/evalsha calls.
       // retryCount 0 must be set here: redlock 4 treats a per-call retryCount of 0 as "use default".
       self.redlock = new Redlock([self.redis as unknown as Redlock.CompatibleRedisClient], {
         retryCount: 0,

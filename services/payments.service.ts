@@ -4,6 +4,8 @@ import { domainError } from "../lib/errors";
 import { readIdempotencyKey } from "../lib/idempotency-key";
 import { OrmMixin, type OrmMethods } from "../mixins/orm.mixin";
 import { QueueGuardMixin } from "../mixins/queue-guard.mixin";
+import type { RedisMethods } from "../mixins/redis.mixin";
+import { bumpAfterCommit } from "../modules/catalog/seat-map-cache";
 import { findOwnPayment, paymentGuardConcert, payReservation } from "../modules/payments/pay-reservation";
 import { paymentSalesPage } from "../modules/payments/payment-sales";
 import { MAX_INT4 } from "../modules/payments/payment-rules";
@@ -20,7 +22,7 @@ interface RequestMeta {
 }
 
 type PayContext = Context<{ reservationId: number }, RequestMeta>;
-type PaymentsThis = Service<{ rest: string }> & OrmMethods;
+type PaymentsThis = Service<{ rest: string }> & OrmMethods & RedisMethods;
 
 function callerId(ctx: Context<unknown, RequestMeta>): string {
   const user = ctx.meta.user;
@@ -32,7 +34,7 @@ function callerId(ctx: Context<unknown, RequestMeta>): string {
  * Pays a HELD reservation from the points wallet in one transaction that also writes the
  * payment.completed outbox row (SPEC §2–4); announces the payment only after the commit.
  */
-const PaymentsService: ServiceSchema<{ rest: string }, Record<string, never>, OrmMethods> = {
+const PaymentsService: ServiceSchema<{ rest: string }, Record<string, never>, OrmMethods & RedisMethods> = {
   name: "payments",
   mixins: [OrmMixin(), QueueGuardMixin()],
   settings: { rest: "/payments" },
@@ -68,8 +70,10 @@ const PaymentsService: ServiceSchema<{ rest: string }, Record<string, never>, Or
         }
         ctx.meta.$statusCode = 201;
         ctx.meta.$location = `/api/payments/${payment.id}`;
-        // Committed: the outbox row already guarantees Kafka delivery, so a failed emit only
-        // delays the token expiry and cache invalidation; it must not turn a payment into an error.
+        // Committed: the seat maps show SOLD on every node's next read, before the 201 (SPEC invariant 6).
+        await bumpAfterCommit(this.redis, getConfig().redisPrefix, [event], this.logger);
+        // The outbox row already guarantees Kafka delivery, so a failed emit only delays the token
+        // expiry and the durable re-bump; it must not turn a payment into an error.
         await ctx.emit("payment.completed", event).catch((err: unknown) => {
           this.logger.warn(`payment.completed for payment ${payment.id} was not emitted:`, err);
         });
@@ -116,6 +120,7 @@ const PaymentsService: ServiceSchema<{ rest: string }, Record<string, never>, Or
         });
         // Committed, and the outbox row carries it to Kafka: a failed emit only delays the fast path.
         if (event) {
+          await bumpAfterCommit(this.redis, getConfig().redisPrefix, [event], this.logger);
           await ctx.emit("payment.refunded", event).catch((err: unknown) => {
             this.logger.warn(`payment.refunded for reservation ${reservation.id} was not emitted:`, err);
           });

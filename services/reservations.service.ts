@@ -3,7 +3,7 @@ import { getConfig } from "../lib/config";
 import { domainError } from "../lib/errors";
 import { OrmMixin, type OrmMethods } from "../mixins/orm.mixin";
 import { QueueGuardMixin } from "../mixins/queue-guard.mixin";
-import { RedlockMixin, type RedlockMethods } from "../mixins/redlock.mixin";
+import { RedlockMixin, taggedLockNames, type RedlockMethods } from "../mixins/redlock.mixin";
 import { assertCancelled, cancelHold, expireDueHolds } from "../modules/reservations/hold-release";
 import { HoldSweeper } from "../modules/reservations/hold-sweeper";
 import {
@@ -18,6 +18,7 @@ import { LISTING_MAX_LIMIT, listScheduleReservations, type ListingQuery } from "
 import { ReservationStatuses } from "../modules/reservations/models/reservation";
 import { holdSeats, scheduleConcertId, seatsUnavailable } from "../modules/reservations/seat-hold";
 import { CALL_TIMEOUT_MS, RETRY } from "../lib/call-policy";
+import { bumpAfterCommit } from "../modules/catalog/seat-map-cache";
 
 interface ReservationsMeta {
   user?: { id: string };
@@ -78,7 +79,8 @@ const ReservationsService: ServiceSchema<{ rest: string }, Methods, Vars, This> 
       queueGuard(this: This, ctx: Context<CreateParams>) {
         return scheduleConcertId(this.em(), ctx.params.scheduleId);
       },
-      lock: { keys: (ctx: Context<CreateParams>) => seatLockKeys(ctx.params.seatIds) },
+      // One hash tag per schedule: the seats of one hold are locked in one slot of a Redis Cluster.
+      lock: { keys: (ctx: Context<CreateParams>) => taggedLockNames(`s${ctx.params.scheduleId}`, seatLockKeys(ctx.params.seatIds)) },
       async handler(this: This, ctx: Context<CreateParams, ReservationsMeta>) {
         const held = await holdSeats(this.em(), {
           userId: this.userId(ctx),
@@ -86,6 +88,8 @@ const ReservationsService: ServiceSchema<{ rest: string }, Methods, Vars, This> 
           seatIds: ctx.params.seatIds,
           holdSeconds: getConfig().reservationHoldS,
         });
+        // Committed: the seat maps show the hold on every node's next read, before the 201 (SPEC invariant 6).
+        await bumpAfterCommit(this.redis, getConfig().redisPrefix, [held.event], this.logger);
         await ctx.emit("reservation.held", held.event).catch((err) => this.logger.warn("reservation.held not emitted", err));
         ctx.meta.$statusCode = 201;
         ctx.meta.$location = `/api/reservations/${held.view.id}`;
@@ -148,6 +152,7 @@ const ReservationsService: ServiceSchema<{ rest: string }, Methods, Vars, This> 
       return user.id;
     },
     async emitReleased(this: This, events: ReservationReleasedEvent[]): Promise<void> {
+      if (events.length > 0) await bumpAfterCommit(this.redis, getConfig().redisPrefix, events, this.logger);
       for (const event of events) {
         await this.broker.emit("reservation.released", event).catch((err) => this.logger.warn("reservation.released not emitted", err));
       }

@@ -1,12 +1,8 @@
 /**
  * Merges concurrent loads of the same key inside one process: while a load for a key is running,
- * later callers get the same promise instead of starting their own.
- *
- * Why the catalog needs it in front of Moleculer's cacher lock: that lock (redlock) makes every
- * missing caller wait in a Redis retry loop and then take the lock one after the other, so a burst
- * of N cold reads costs N serial lock round trips, and callers that exhaust the retries fail with a
- * LockError. With this in front, each node sends one caller per key to the cacher, so the lock only
- * arbitrates between nodes.
+ * later callers get the same promise instead of starting their own. The catalog's cache keys it
+ * by cache key and version, so a burst of cold reads of one version costs one query per node, and
+ * a read after a change (a new version) never joins a load that began before it.
  */
 export class SingleFlight<T> {
   private readonly inFlight = new Map<string, Promise<T>>();
@@ -16,17 +12,9 @@ export class SingleFlight<T> {
     if (running) return running;
     const flight = Promise.resolve()
       .then(load)
-      .finally(() => {
-        // Only the flight that is still registered removes itself (forget() may have replaced it).
-        if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
-      });
+      .finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, flight);
     return flight;
-  }
-
-  /** Callers from now on start a new load (the running one may have read data that is now stale). */
-  forget(key: string): void {
-    this.inFlight.delete(key);
   }
 
   /** How many keys are loading right now. */

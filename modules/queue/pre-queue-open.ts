@@ -14,7 +14,7 @@
  * - Admission waits (ADMIT admits nobody while the pre-queue set is not empty).
  */
 import { randomInt } from "node:crypto";
-import type Redis from "ioredis";
+import type { RedisClient } from "../../mixins/redis.mixin";
 import { queueKeys } from "./queue-keys";
 
 /** Scores of shuffled users start here: every later arrival's sequence number (≥ 1) sorts behind. */
@@ -76,7 +76,7 @@ export class PreQueueOpener {
   private readonly release: Script;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly leaseMs = SHUFFLE_LEASE_MS,
     private readonly chunkSize = SHUFFLE_CHUNK,

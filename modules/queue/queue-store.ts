@@ -1,4 +1,4 @@
-import type Redis from "ioredis";
+import type { RedisClient } from "../../mixins/redis.mixin";
 import type { AdmissionWindow } from "./queue-eta";
 import { queueAdmitLeaseKey, queueConcertsKey, queueKeys } from "./queue-keys";
 import { defineQueueScripts, type QueueScripts } from "./queue-scripts";
@@ -91,12 +91,17 @@ function queueState(status: unknown, position: unknown, expiresAt: unknown, now:
   };
 }
 
-/** The queue's Redis state: every change goes through one atomic script. */
+/**
+ * The queue's Redis state: every change of a concert's queue goes through one atomic script on
+ * that concert's keys (one hash slot). The set of concerts with a queue (what the admitter visits)
+ * is kept beside it by single-key commands: added after every entry, removed after a round found
+ * the queue empty and then checked again, so a concurrent entry is never forgotten.
+ */
 export class QueueStore {
   private readonly scripts: QueueScripts;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly idle: IdlePolicy = { idleMs: 0, reapMax: 0 },
   ) {
@@ -118,11 +123,13 @@ export class QueueStore {
   ): Promise<EntryResult | ClosedEntry> {
     const k = queueKeys(this.prefix, concertId);
     const reply = (await this.scripts.enter(
-      k.seq, k.waiting, k.active, k.tokens, queueConcertsKey(this.prefix), k.stats, k.pre, k.seen, k.opens,
-      userId, freshNonce, concertId, rateWindowMs, windows.queueOpensMs ?? -1, windows.saleOpensMs ?? -1,
+      k.seq, k.waiting, k.active, k.tokens, k.stats, k.pre, k.seen, k.opens, k.rate,
+      userId, freshNonce, rateWindowMs, windows.queueOpensMs ?? -1, windows.saleOpensMs ?? -1,
     )) as unknown[];
     const [created, nonce, status, position, expiresAt, now, admitted, oldest, saleOpens] = reply;
     if (status === "CLOSED") return { closed: true, nowMs: Number(now) };
+    // Also for an entry that existed: re-adds a concert whose first entry's SADD was lost (node died between).
+    await this.redis.sadd(queueConcertsKey(this.prefix), concertId);
     return {
       ...queueState(status, position, expiresAt, now, admissionWindow(admitted, oldest), saleOpens),
       created: created === 1,
@@ -133,7 +140,7 @@ export class QueueStore {
   /** Where the entry with `nonce` stands; EXPIRED if that nonce is not the user's current one. */
   async state(concertId: number, userId: string, nonce: string, rateWindowMs: number): Promise<QueueState> {
     const k = queueKeys(this.prefix, concertId);
-    const reply = (await this.scripts.status(k.waiting, k.active, k.tokens, k.stats, k.pre, k.seen, k.opens, userId, nonce, rateWindowMs)) as unknown[];
+    const reply = (await this.scripts.status(k.waiting, k.active, k.tokens, k.stats, k.pre, k.seen, k.opens, k.rate, userId, nonce, rateWindowMs)) as unknown[];
     const [status, position, expiresAt, now, admitted, oldest, saleOpens] = reply;
     return queueState(status, position, expiresAt, now, admissionWindow(admitted, oldest), saleOpens);
   }
@@ -163,11 +170,12 @@ export class QueueStore {
     const k = queueKeys(this.prefix, concertId);
     const intervalMs = rates?.admitIntervalMs ?? 1000;
     const reply = (await this.scripts.admit(
-      k.waiting, k.active, k.tokens, k.stats, queueConcertsKey(this.prefix), k.pre, k.seen, k.ver,
-      policy.batch, policy.activeMax, policy.activeTtlMs, concertId, policy.rateWindowMs, roundId, minElapsedMs,
+      k.waiting, k.active, k.tokens, k.stats, k.pre, k.seen, k.ver, k.rate,
+      policy.batch, policy.activeMax, policy.activeTtlMs, policy.rateWindowMs, roundId, minElapsedMs,
       this.idle.idleMs, this.idle.reapMax, intervalMs, rates?.rateBatch ?? policy.batch, k.events,
     )) as number[];
-    const [admitted, expired, waiting, active, now, total, oldest, ran, reaped, prePending] = reply;
+    const [admitted, expired, waiting, active, now, total, oldest, ran, reaped, prePending, empty] = reply;
+    if (empty === 1) await this.forgetIfEmpty(concertId);
     return {
       concertId, ran: ran === 1, admitted, expired, waiting, active, nowMs: now, window: admissionWindow(total, oldest),
       reaped, prePending: prePending === 1,
@@ -179,6 +187,17 @@ export class QueueStore {
     const k = queueKeys(this.prefix, concertId);
     const [waiting, active, admitted, nowMs] = (await this.scripts.overview(k.waiting, k.active, k.stats, k.pre, windowMs)) as number[];
     return { waiting, active, admitted, nowMs };
+  }
+
+  /**
+   * Drops the concert from the admitter's set, then looks again: an entry that arrived meanwhile
+   * either added the concert after the removal (kept) or wrote its entry before this look (re-added).
+   */
+  private async forgetIfEmpty(concertId: number): Promise<void> {
+    const k = queueKeys(this.prefix, concertId);
+    const concerts = queueConcertsKey(this.prefix);
+    await this.redis.srem(concerts, concertId);
+    if (Number(await this.scripts.occupancy(k.waiting, k.active, k.pre)) > 0) await this.redis.sadd(concerts, concertId);
   }
 
   /** Concerts that have someone waiting or active. */

@@ -5,7 +5,7 @@
  * connect, after the opening shuffle, after a lost event or reconnect, and every `resyncMs` (which
  * also refreshes their last-seen time: an open stream keeps its place).
  */
-import type Redis from "ioredis";
+import type { RedisClient } from "../../mixins/redis.mixin";
 import { queueKeys } from "./queue-keys";
 import { STREAM_STATES } from "./stream-scripts";
 import { configuredRate } from "./queue-eta";
@@ -70,8 +70,8 @@ export class QueueStreamHub {
   private resyncTimer?: NodeJS.Timeout;
 
   constructor(
-    private readonly commands: () => Redis,
-    private readonly subscriber: Redis,
+    private readonly commands: () => RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly options: HubOptions,
   ) {
     subscriber.on("message", (channel: string, message: string) => this.onMessage(channel, message));
@@ -242,7 +242,7 @@ export class QueueStreamHub {
   private async read(concertId: number, clients: StreamClient[], touch: boolean): Promise<void> {
     const k = queueKeys(this.options.prefix, concertId);
     const args = clients.flatMap((client) => [client.userId, client.nonce]);
-    const redis = this.commands() as Redis & { concertQueueStreamStates?: (...args: Array<string | number>) => Promise<unknown> };
+    const redis = this.commands() as RedisClient & { concertQueueStreamStates?: (...args: Array<string | number>) => Promise<unknown> };
     // EVALSHA (with ioredis's fallback to EVAL): the script text is not sent with every call.
     if (!redis.concertQueueStreamStates) redis.defineCommand("concertQueueStreamStates", { numberOfKeys: 8, lua: STREAM_STATES });
     const reply = (await redis.concertQueueStreamStates!(

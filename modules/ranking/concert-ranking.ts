@@ -1,21 +1,27 @@
-import type Redis from "ioredis";
+import type { RedisClient } from "../../mixins/redis.mixin";
+
+/** The hash tag of every ranking key (without braces). */
+export const RANKING_SLOT_TAG = "rank";
 
 /**
- * Redis key layout of the concert ranking (under the configured REDIS_PREFIX):
- *   ranking:concerts             ZSET concertId -> seats sold (refunded seats subtracted)
- *   ranking:counted:{paymentId}  STRING, set once the payment's seats were added (dedup marker)
- *   ranking:refunded:{paymentId} STRING, set once the payment's seats were subtracted
- *   ranking:complete             STRING, set when the ranking holds every payment of PostgreSQL:
- *                                missing after Redis lost its data, which starts a rebuild
- *   ranking:rebuild-lease        STRING holder token: the node rebuilding right now
+ * Redis key layout of the concert ranking (under the configured REDIS_PREFIX). Every key carries the
+ * hash tag {rank}: a payment's dedup marker and the one ranking ZSET are written by one script, so on
+ * a Redis Cluster they must share a slot (one master holds the ranking; it is written once per payment).
+ *   ranking:{rank}:concerts             ZSET concertId -> seats sold (refunded seats subtracted)
+ *   ranking:{rank}:counted:<paymentId>  STRING, set once the payment's seats were added (dedup marker)
+ *   ranking:{rank}:refunded:<paymentId> STRING, set once the payment's seats were subtracted
+ *   ranking:{rank}:complete             STRING, set when the ranking holds every payment of PostgreSQL:
+ *                                       missing after Redis lost its data, which starts a rebuild
+ *   ranking:{rank}:rebuild-lease        STRING holder token: the node rebuilding right now
  */
 export function rankingKeys(prefix: string) {
+  const base = `${prefix}ranking:{${RANKING_SLOT_TAG}}:`;
   return {
-    concerts: `${prefix}ranking:concerts`,
-    counted: (paymentId: number) => `${prefix}ranking:counted:${paymentId}`,
-    refunded: (paymentId: number) => `${prefix}ranking:refunded:${paymentId}`,
-    complete: `${prefix}ranking:complete`,
-    rebuildLease: `${prefix}ranking:rebuild-lease`,
+    concerts: `${base}concerts`,
+    counted: (paymentId: number) => `${base}counted:${paymentId}`,
+    refunded: (paymentId: number) => `${base}refunded:${paymentId}`,
+    complete: `${base}complete`,
+    rebuildLease: `${base}rebuild-lease`,
   };
 }
 
@@ -66,7 +72,7 @@ export interface RecordedPayment extends PaymentSale {
   refunded: boolean;
 }
 
-type RankingRedis = Redis & {
+type RankingRedis = RedisClient & {
   rankingCountOnce(marker: string, ranking: string, concertId: number, seats: number, ttlS: number): Promise<number>;
   rankingFinishRebuild(lease: string, complete: string, token: string): Promise<number>;
 };
@@ -75,7 +81,7 @@ export class ConcertRanking {
   private readonly keys: ReturnType<typeof rankingKeys>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.keys = rankingKeys(prefix);

@@ -8,6 +8,7 @@ import { getConfig, resetConfig } from "../../lib/config";
 import { catalogCacheKeys } from "../../modules/catalog/cache-keys";
 import { createConcert, createSchedule } from "../../modules/catalog/catalog-writes";
 import { seatPrice } from "../../modules/catalog/seat-pricing";
+import { bumpSeatChanges } from "../../modules/catalog/seat-map-cache";
 import { newNonce, signQueueToken } from "../../modules/queue/queue-token";
 import type { OrmMethods } from "../../mixins/orm.mixin";
 import { apiUrl, startNode, stopNodes, waitForApiAliases } from "../support/nodes";
@@ -32,7 +33,8 @@ describe("seat map", () => {
   let alice: { bearer: string; queueToken: string };
   const em = () => (node.getLocalService("catalog") as unknown as OrmMethods).em();
   const seatsUrl = (id: number | string) => `${base}/schedules/${id}/seats`;
-  const cached = (key: string) => redis.exists(`${(node.cacher as unknown as { prefix: string }).prefix}${key}`);
+  /** Whether a seat map is stored in the shared cache (its data hash). */
+  const cached = (id: number) => redis.exists(catalogCacheKeys.seatMap(getConfig().redisPrefix, id).data);
 
   async function scheduleFor(concert: number, seats = 10): Promise<number> {
     return createSchedule(em(), concert, new Date("2027-05-05T10:00:00Z"), seats);
@@ -104,7 +106,7 @@ describe("seat map", () => {
   it("never serves the cached seat map to a caller without an ACTIVE token", async () => {
     const filled = await request("GET", seatsUrl(scheduleId), { token: alice.bearer, queueToken: alice.queueToken });
     expect(filled.status).toBe(200);
-    expect(await cached(catalogCacheKeys.seatMap(scheduleId))).toBe(1);
+    expect(await cached(scheduleId)).toBe(1);
     const dave = await devToken(base, "dave");
     const noToken = await request("GET", seatsUrl(scheduleId), { token: dave });
     expect(noToken.status).toBe(403);
@@ -147,7 +149,7 @@ describe("seat map", () => {
     const response = await request("GET", seatsUrl(987654), { token: alice.bearer, queueToken: alice.queueToken });
     expect(response.status).toBe(404);
     expect(response.body).toMatchObject({ code: 404, type: "SCHEDULE_NOT_FOUND" });
-    expect(await cached(catalogCacheKeys.seatMap(987654))).toBe(0);
+    expect(await cached(987654)).toBe(0);
   });
 
   it.each(["abc", "1.5", "-1", "0"])("answers 422 for schedule id %p without touching the database", async (badId) => {
@@ -158,7 +160,7 @@ describe("seat map", () => {
     expect(sql.count()).toBe(0);
   });
 
-  it("shows a hold after reservation.held, through the guarded endpoint", async () => {
+  it("shows a hold on the very next read once its writer bumped the version, through the guarded endpoint", async () => {
     const freshSchedule = await scheduleFor(concertId);
     const before = await request("GET", seatsUrl(freshSchedule), { token: alice.bearer, queueToken: alice.queueToken });
     expect(before.body[4].status).toBe("AVAILABLE");
@@ -166,18 +168,8 @@ describe("seat map", () => {
       "update seat set status = 'HELD' where schedule_id = ? and number = 5 returning id",
       [freshSchedule],
     );
-    await secondNode.emit("reservation.held", {
-      reservationId: 1,
-      userId: "alice",
-      concertId,
-      scheduleId: freshSchedule,
-      seatIds: [seatId],
-      expiresAt: new Date().toISOString(),
-    });
-    for (let i = 0; (await cached(catalogCacheKeys.seatMap(freshSchedule))) === 1; i++) {
-      if (i > 500) throw new Error("the seat map was never invalidated");
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    // What the reservations service does after its commit, before its 201.
+    await bumpSeatChanges(redis, getConfig().redisPrefix, [{ concertId, scheduleId: freshSchedule }]);
     const after = await request("GET", seatsUrl(freshSchedule), { token: alice.bearer, queueToken: alice.queueToken });
     expect(after.body[4]).toMatchObject({ id: seatId, number: 5, status: "HELD" });
   });
@@ -192,15 +184,17 @@ describe("seat map", () => {
     expect(results[0]).toHaveLength(10);
   });
 
-  it("200 concurrent cold reads split over two nodes cost one seat query and one schedule query", async () => {
+  it("200 concurrent cold reads split over two nodes cost at most one seat query and one schedule query per node", async () => {
     const cold = await scheduleFor(concertId);
     const meta = { user: { id: "alice" }, queueToken: alice.queueToken };
     const nodes = [node, secondNode];
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) => nodes[i % 2].call<unknown[], object>("catalog.seatMap", { scheduleId: cold }, { meta })),
     );
-    expect(sql.count(SEAT_QUERY)).toBe(1);
-    expect(sql.count(SCHEDULE_QUERY)).toBe(1);
+    // No lock across nodes: each node may fill once (its schedule directory is its own).
+    expect(sql.count(SEAT_QUERY)).toBeGreaterThanOrEqual(1);
+    expect(sql.count(SEAT_QUERY)).toBeLessThanOrEqual(2);
+    expect(sql.count(SCHEDULE_QUERY)).toBe(2);
     for (const result of results) expect(result).toEqual(results[0]);
   });
 });

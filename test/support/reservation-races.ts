@@ -127,7 +127,7 @@ export function describeReservationRaces(label: string, redisLockExpected: boole
     it(redisLockExpected ? "refuses a seat whose Redis lock someone holds" : "ignores Redis locks when RESERVATION_REDLOCK=false", async () => {
       const { scheduleId, seatIds } = await newSchedule(2);
       const redis = (n1.getLocalService("reservations") as unknown as { redis: Redis }).redis;
-      const lockKey = `${getConfig().redisPrefix}lock:seat:${seatIds[0]}`;
+      const lockKey = `${getConfig().redisPrefix}lock:{s${scheduleId}}:seat:${seatIds[0]}`; // what reservations.create locks
       await redis.set(lockKey, "held-by-another-node", "PX", 30_000);
       try {
         const outcome = await reserve(0, users[0], scheduleId, [seatIds[0]]);

@@ -1,5 +1,9 @@
-import { catalogCacheKeys, keysStaleAfter } from "../../modules/catalog/cache-keys";
+import Redis, { Cluster } from "ioredis";
+import { catalogCacheKeys, versionsStaleAfter } from "../../modules/catalog/cache-keys";
+import { ScheduleDirectory } from "../../modules/catalog/schedule-directory";
+import { newVersion, type CacheRedis } from "../../modules/catalog/seat-map-cache";
 import { SingleFlight } from "../../modules/catalog/single-flight";
+import type { ScheduleView } from "../../modules/catalog/catalog-queries";
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
@@ -59,38 +63,83 @@ describe("SingleFlight", () => {
     ).rejects.toThrow("sync");
     expect(flights.size).toBe(0);
   });
-
-  it("after forget(), new callers start their own load and the old one does not evict it", async () => {
-    const flights = new SingleFlight<string>();
-    const old = deferred<string>();
-    const fresh = deferred<string>();
-    const before = flights.run("k", () => old.promise);
-    flights.forget("k");
-    const after = flights.run("k", () => fresh.promise);
-    const joined = flights.run("k", async () => "unused");
-    old.resolve("old");
-    await expect(before).resolves.toBe("old");
-    // The finished old flight must not have removed the fresh one.
-    expect(flights.size).toBe(1);
-    fresh.resolve("new");
-    await expect(after).resolves.toBe("new");
-    await expect(joined).resolves.toBe("new");
-  });
 });
 
+/** The hash tag of a key: the part Redis Cluster hashes (between the first `{` and the next `}`). */
+const hashTag = (key: string) => /\{([^}]+)\}/.exec(key)?.[1];
+
 describe("catalog cache keys", () => {
-  it("names each cached read explicitly", () => {
-    expect(catalogCacheKeys.seatMap(7)).toBe("catalog.seatMap:7");
-    expect(catalogCacheKeys.schedules(3)).toBe("catalog.schedules:3");
-    expect(catalogCacheKeys.schedule(7)).toBe("catalog.schedule:7");
+  it("names a version key and a data key for each cached read, under the prefix", () => {
+    expect(catalogCacheKeys.seatMap("p:", 7)).toEqual({ version: "p:seatmap:{s7}:v", data: "p:seatmap:{s7}:data" });
+    expect(catalogCacheKeys.schedules("p:", 3)).toEqual({ version: "p:schedules:{c3}:v", data: "p:schedules:{c3}:data" });
+  });
+
+  it("puts a read's version and data in one Redis Cluster slot (same hash tag), and different reads in different tags", () => {
+    const reads = [1, 2, 12].flatMap((n) => [catalogCacheKeys.seatMap("p:", n), catalogCacheKeys.schedules("p:", n)]);
+    for (const keys of reads) expect(hashTag(keys.version)).toBe(hashTag(keys.data));
+    expect(new Set(reads.map((keys) => hashTag(keys.data))).size).toBe(reads.length);
   });
 
   it("a seat change makes that schedule's seat map and that concert's schedule list stale, nothing else", () => {
-    expect(keysStaleAfter({ concertId: 3, scheduleId: 7 })).toEqual(["catalog.seatMap:7", "catalog.schedules:3"]);
+    expect(versionsStaleAfter("p:", { concertId: 3, scheduleId: 7 })).toEqual(["p:seatmap:{s7}:v", "p:schedules:{c3}:v"]);
+  });
+});
+
+describe("cache versions", () => {
+  it("never repeats a version token", () => {
+    const versions = Array.from({ length: 10_000 }, () => newVersion());
+    expect(new Set(versions).size).toBe(versions.length);
   });
 
-  it("never gives two different reads the same key", () => {
-    const keys = [1, 2, 12].flatMap((n) => [catalogCacheKeys.seatMap(n), catalogCacheKeys.schedules(n), catalogCacheKeys.schedule(n)]);
-    expect(new Set(keys).size).toBe(keys.length);
+  it("is written against what both a standalone Redis and a Cluster client offer", () => {
+    const standalone = new Redis({ lazyConnect: true });
+    const cluster = new Cluster([{ host: "127.0.0.1", port: 1 }], { lazyConnect: true });
+    const clients: CacheRedis[] = [standalone, cluster]; // the type check is the point
+    for (const client of clients) expect(typeof client.defineCommand).toBe("function");
+    standalone.disconnect();
+    cluster.disconnect();
+  });
+});
+
+describe("ScheduleDirectory", () => {
+  const schedule = (id: number): ScheduleView => ({ id, concertId: id * 10, startsAt: "2027-01-01T00:00:00.000Z", totalSeats: 5 });
+
+  it("loads a schedule once and answers later lookups from memory", async () => {
+    const load = jest.fn(async (id: number) => schedule(id));
+    const directory = new ScheduleDirectory(load);
+    const concurrent = await Promise.all([directory.get(1), directory.get(1), directory.get(1)]);
+    expect(concurrent).toEqual([schedule(1), schedule(1), schedule(1)]);
+    expect(await directory.get(1)).toEqual(schedule(1));
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it("does not keep a failed lookup (a 404 now may be a schedule created a moment later)", async () => {
+    let exists = false;
+    const load = jest.fn(async (id: number) => {
+      if (!exists) throw new Error("SCHEDULE_NOT_FOUND");
+      return schedule(id);
+    });
+    const directory = new ScheduleDirectory(load);
+    await expect(directory.get(4)).rejects.toThrow("SCHEDULE_NOT_FOUND");
+    expect(directory.size).toBe(0);
+    exists = true;
+    await expect(directory.get(4)).resolves.toEqual(schedule(4));
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it("is bounded: the least recently used schedule goes first", async () => {
+    const load = jest.fn(async (id: number) => schedule(id));
+    const directory = new ScheduleDirectory(load, 2);
+    await directory.get(1);
+    await directory.get(2);
+    await directory.get(1); // 1 is now the most recently used
+    await directory.get(3); // evicts 2
+    expect(directory.size).toBe(2);
+    load.mockClear();
+    await directory.get(1);
+    await directory.get(3);
+    expect(load).not.toHaveBeenCalled();
+    await directory.get(2);
+    expect(load).toHaveBeenCalledWith(2);
   });
 });

@@ -2,10 +2,10 @@ import { parseRanking, rankingKeys } from "../../modules/ranking/concert-ranking
 import { TitleCache } from "../../modules/ranking/title-cache";
 
 describe("ranking keys and parsing", () => {
-  it("puts every key under the prefix", () => {
+  it("puts every key under the prefix, with the one hash tag {rank}", () => {
     const keys = rankingKeys("p:");
-    expect(keys.concerts).toBe("p:ranking:concerts");
-    expect(keys.counted(42)).toBe("p:ranking:counted:42");
+    expect(keys.concerts).toBe("p:ranking:{rank}:concerts");
+    expect(keys.counted(42)).toBe("p:ranking:{rank}:counted:42");
   });
 
   it("reads ZRANGE … WITHSCORES pairs in order", () => {
