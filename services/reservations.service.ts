@@ -17,6 +17,7 @@ import { findReservation, type ReservationReleasedEvent } from "../modules/reser
 import { LISTING_MAX_LIMIT, listScheduleReservations, type ListingQuery } from "../modules/reservations/reservation-listing";
 import { ReservationStatuses } from "../modules/reservations/models/reservation";
 import { holdSeats, scheduleConcertId, seatsUnavailable } from "../modules/reservations/seat-hold";
+import { ScheduleDirectory } from "../modules/catalog/schedule-directory";
 import { CALL_TIMEOUT_MS, RETRY } from "../lib/call-policy";
 import { bumpAfterCommit } from "../modules/catalog/seat-map-cache";
 
@@ -39,6 +40,8 @@ interface Methods {
 
 interface Vars {
   sweeper: HoldSweeper<ReservationReleasedEvent>;
+  /** scheduleId → concertId for the queue guard, in process (schedules never change). */
+  concertOfSchedule: ScheduleDirectory<number>;
 }
 
 type This = Service & OrmMethods & RedlockMethods & Methods & Vars;
@@ -77,7 +80,7 @@ const ReservationsService: ServiceSchema<{ rest: string }, Methods, Vars, This> 
         seatIds: { type: "array", min: MIN_SEATS_PER_RESERVATION, max: MAX_SEATS_PER_RESERVATION, unique: true, items: { ...bodyId } }, // a copy: a rule object used twice is dropped from the schema other nodes see
       },
       queueGuard(this: This, ctx: Context<CreateParams>) {
-        return scheduleConcertId(this.em(), ctx.params.scheduleId);
+        return this.concertOfSchedule.get(ctx.params.scheduleId);
       },
       // One hash tag per schedule: the seats of one hold are locked in one slot of a Redis Cluster.
       lock: { keys: (ctx: Context<CreateParams>) => taggedLockNames(`s${ctx.params.scheduleId}`, seatLockKeys(ctx.params.seatIds)) },
@@ -160,6 +163,7 @@ const ReservationsService: ServiceSchema<{ rest: string }, Methods, Vars, This> 
   },
   created(this: This) {
     const config = getConfig();
+    this.concertOfSchedule = new ScheduleDirectory<number>((scheduleId) => scheduleConcertId(this.em(), scheduleId));
     this.sweeper = new HoldSweeper({
       intervalMs: config.reservationSweepS * 1000,
       batchSize: SWEEP_BATCH,

@@ -4,20 +4,21 @@ import type { ScheduleView } from "./catalog-queries";
 export const SCHEDULE_DIRECTORY_MAX = 10_000;
 
 /**
- * scheduleId → schedule, in process, in front of PostgreSQL. Schedules never change once created,
+ * scheduleId → schedule (or what a module needs of it: the reservations keep its concert id), in
+ * process, in front of PostgreSQL. Schedules never change once created,
  * so an entry needs no invalidation; the directory is bounded (the least recently used entry goes
  * first). Concurrent lookups of one id share one query; a failed lookup (404, PostgreSQL down) is
  * not kept, so a schedule created a moment later is found.
  */
-export class ScheduleDirectory {
-  private readonly entries = new Map<number, Promise<ScheduleView>>();
+export class ScheduleDirectory<T = ScheduleView> {
+  private readonly entries = new Map<number, Promise<T>>();
 
   constructor(
-    private readonly load: (scheduleId: number) => Promise<ScheduleView>,
+    private readonly load: (scheduleId: number) => Promise<T>,
     private readonly max = SCHEDULE_DIRECTORY_MAX,
   ) {}
 
-  get(scheduleId: number): Promise<ScheduleView> {
+  get(scheduleId: number): Promise<T> {
     const known = this.entries.get(scheduleId);
     if (known) {
       // Map order is insertion order: re-inserting makes it the most recently used.

@@ -37,6 +37,12 @@ interface SeatRow extends PricedSeat {
   status: string;
 }
 
+interface LockedSeatRow extends SeatRow {
+  concert_id: number;
+  /** The user's seats in live reservations of the schedule (count(*): a string from pg). */
+  user_seats: string | number;
+}
+
 /** PostgreSQL error codes a hold maps to "someone else has that seat". */
 const LOCK_NOT_AVAILABLE = "55P03";
 const UNIQUE_VIOLATION = "23505";
@@ -66,19 +72,16 @@ export function seatsUnavailable(seatIds: number[]) {
  * Fair holds (SPEC §8): at most `maxSeatsPerUser` seats per user and schedule across live (HELD and
  * unexpired, or CONFIRMED) reservations, 409 HOLD_LIMIT_REACHED beyond it. Two holds of one user
  * counting at the same time would both pass, so the count runs under a transaction-scoped advisory
- * lock of (user, schedule): the second waits until the first commits and then counts its seats.
+ * lock of (user, schedule), taken first: the second waits until the first commits and then counts its
+ * seats (the count is part of the next statement, whose snapshot is taken after the lock was granted).
  * Nothing else takes this lock, and it comes before every row lock, so it adds no deadlock.
  */
-async function enforceHoldCap(tx: EntityManager, request: HoldRequest, requested: number): Promise<void> {
-  const max = request.maxSeatsPerUser ?? getConfig().reservationMaxSeatsPerUser;
+async function takeHoldCapLock(tx: EntityManager, request: HoldRequest): Promise<void> {
   await tx.execute("select pg_advisory_xact_lock(hashtextextended(?, 0))", [`hold-cap:${request.userId}:${request.scheduleId}`]);
-  const [row] = await tx.execute<Array<{ seats: string | number }>>(
-    `select count(*) as seats from reservation_seat rs join reservation r on r.id = rs.reservation_id
-      where r.user_id = ? and r.schedule_id = ?
-        and (r.status = 'CONFIRMED' or (r.status = 'HELD' and r.expires_at > clock_timestamp()))`,
-    [request.userId, request.scheduleId],
-  );
-  const held = Number(row?.seats ?? 0);
+}
+
+function assertUnderHoldCap(request: HoldRequest, held: number, requested: number): void {
+  const max = request.maxSeatsPerUser ?? getConfig().reservationMaxSeatsPerUser;
   if (held + requested > max) {
     throw domainError("HOLD_LIMIT_REACHED", `At most ${max} seats per user in live reservations of one schedule`, {
       scheduleId: request.scheduleId,
@@ -88,6 +91,25 @@ async function enforceHoldCap(tx: EntityManager, request: HoldRequest, requested
     });
   }
 }
+
+/**
+ * The requested seats, locked FOR UPDATE NOWAIT in id order, with their concert and the user's live
+ * seats in the schedule: one round trip where there were three (schedule, count, seats).
+ */
+const LOCK_SEATS_SQL = `select s.id, s.section, s.row_label as row, s.number, s.price, s.status, sc.concert_id,
+    (select count(*) from reservation_seat rs join reservation r on r.id = rs.reservation_id
+      where r.user_id = ? and r.schedule_id = ?
+        and (r.status = 'CONFIRMED' or (r.status = 'HELD' and r.expires_at > clock_timestamp()))) as user_seats
+   from seat s join schedule sc on sc.id = s.schedule_id
+  where s.schedule_id = ? and s.id in (?) order by s.id for update of s nowait`;
+
+/** The seats HELD, the reservation and its lines written in one statement (data-modifying CTEs). */
+const WRITE_HOLD_SQL = `with held as (update seat set status = 'HELD' where id in (?)),
+    r as (insert into reservation (user_id, concert_id, schedule_id, status, amount, expires_at)
+          values (?, ?, ?, 'HELD', ?, now() + make_interval(secs => ?)) returning id, expires_at),
+    lines as (insert into reservation_seat (reservation_id, seat_id, number, price, live)
+          select r.id, s.id, s.number, s.price, true from r, seat s where s.id in (?))
+  select id, expires_at from r`;
 
 /**
  * Holds 1–4 seats of one schedule for one user, all or nothing, in one transaction.
@@ -100,12 +122,11 @@ export async function holdSeats(em: EntityManager, request: HoldRequest): Promis
     // Transient PostgreSQL errors: run again (row locks make a second hold impossible), but not after
     // a lost COMMIT: that hold may exist, and a repeat would refuse the user's own seats.
     return await transactional(em, async (tx) => {
-      const concertId = await scheduleConcertId(tx, request.scheduleId);
-      await enforceHoldCap(tx, request, seatIds.length);
-      const seats = await tx.execute<SeatRow[]>(
-        "select id, section, row_label as row, number, price, status from seat where schedule_id = ? and id in (?) order by id for update nowait",
-        [request.scheduleId, seatIds],
-      );
+      await takeHoldCapLock(tx, request);
+      const seats = await tx.execute<LockedSeatRow[]>(LOCK_SEATS_SQL, [request.userId, request.scheduleId, request.scheduleId, seatIds]);
+      // No row: an unknown schedule (404 SCHEDULE_NOT_FOUND) or none of its seats.
+      const concertId = seats.length > 0 ? seats[0].concert_id : await scheduleConcertId(tx, request.scheduleId);
+      if (seats.length > 0) assertUnderHoldCap(request, Number(seats[0].user_seats), seatIds.length);
       const missing = missingSeatIds(seatIds, seats);
       if (missing.length > 0) {
         throw domainError("SEAT_NOT_FOUND", `No such seats in schedule ${request.scheduleId}`, { seatIds: missing });
@@ -113,17 +134,16 @@ export async function holdSeats(em: EntityManager, request: HoldRequest): Promis
       const unavailable = unavailableSeatIds(seats);
       if (unavailable.length > 0) throw seatsUnavailable(unavailable);
 
-      await tx.execute("update seat set status = 'HELD' where id in (?)", [seatIds]);
       const amount = holdAmount(seats);
-      const [reservation] = await tx.execute<Array<{ id: number; expires_at: Timestamp }>>(
-        `insert into reservation (user_id, concert_id, schedule_id, status, amount, expires_at)
-         values (?, ?, ?, 'HELD', ?, now() + make_interval(secs => ?)) returning id, expires_at`,
-        [request.userId, concertId, request.scheduleId, amount, request.holdSeconds],
-      );
-      await tx.execute(
-        `insert into reservation_seat (reservation_id, seat_id, number, price, live) values ${seats.map(() => "(?, ?, ?, ?, true)").join(", ")}`,
-        seats.flatMap((seat) => [reservation.id, seat.id, seat.number, seat.price]),
-      );
+      const [reservation] = await tx.execute<Array<{ id: number; expires_at: Timestamp }>>(WRITE_HOLD_SQL, [
+        seatIds,
+        request.userId,
+        concertId,
+        request.scheduleId,
+        amount,
+        request.holdSeconds,
+        seatIds,
+      ]);
 
       const lines = seats.map(({ id, section, row, number, price }) => ({ id, section, row, number, price }));
       const expiresAt = toDate(reservation.expires_at).toISOString();
