@@ -93,6 +93,43 @@ export async function paymentGuardConcert(em: EntityManager, userId: string, res
 }
 
 /**
+ * The reservation's live seats locked (ascending ids) with the database clock: one statement. It
+ * reads clock_timestamp(), not now() (the transaction's start, before any wait for the reservation
+ * lock). A reservation without live seats (cancelled, expired) only needs the clock, to be refused.
+ */
+async function lockLiveSeats(tx: EntityManager, reservationId: number): Promise<{ now: string; live: boolean; seatIds: number[] }> {
+  const rows = await tx.execute<Array<{ id: number; now: string; live: boolean }>>(
+    `select s.id, t.now, r.expires_at > t.now as live
+       from reservation r cross join (select clock_timestamp() as now) t
+       join reservation_seat rs on rs.reservation_id = r.id and rs.live
+       join seat s on s.id = rs.seat_id
+      where r.id = ? order by s.id for update of s`,
+    [reservationId],
+  );
+  if (rows.length > 0) return { now: rows[0].now, live: rows[0].live, seatIds: rows.map((row) => row.id) };
+  const [clock] = await tx.execute<Array<{ now: string; live: boolean }>>(
+    "select t.now, r.expires_at > t.now as live from reservation r cross join (select clock_timestamp() as now) t where r.id = ?",
+    [reservationId],
+  );
+  return { now: clock.now, live: clock.live, seatIds: [] };
+}
+
+/**
+ * The payment row, the reservation CONFIRMED, its seats SOLD and the outbox row (whose payload gets
+ * the new payment id) in one statement: data-modifying CTEs, one round trip where there were four.
+ */
+function recordPaymentSql(withSeats: boolean): string {
+  return `with p as (
+      insert into payment (reservation_id, user_id, amount, status, idempotency_key, paid_at)
+      values (?, ?, ?, 'COMPLETED', ?, ?::timestamptz) returning id, reservation_id, amount, paid_at),
+    confirmed as (update reservation set status = 'CONFIRMED', updated_at = now() where id = ?),
+    ${withSeats ? "sold as (update seat set status = 'SOLD' where id in (?))," : ""}
+    announced as (insert into outbox_event (event_id, topic, message_key, payload)
+      select ?, ?, ?, jsonb_set(?::jsonb, '{paymentId}', to_jsonb(p.id)) from p)
+    select id, reservation_id, amount, paid_at from p`;
+}
+
+/**
  * One transaction: lock the reservation, then its seats (ascending ids), then the wallet (the
  * lock order every writer follows); refuse unless HELD, the caller's and not past expiresAt by the
  * database clock; deduct (ledger USE), confirm, sell the seats, record the payment and the outbox
@@ -110,50 +147,39 @@ async function payInTransaction(tx: EntityManager, request: PayRequest): Promise
   const first = await findPaymentByKey(tx, userId, idempotencyKey);
   if (first) return replay(first, request);
 
-  // clock_timestamp(), not now(): now() is the transaction start, before any wait for the lock.
-  const [clock] = await tx.execute<Array<{ now: string; live: boolean }>>(
-    "select t.now, r.expires_at > t.now as live from reservation r cross join (select clock_timestamp() as now) t where r.id = ?",
-    [reservationId],
-  );
-  const refusal = reservationRefusal(reservationId, reservation.status, clock.live);
+  const { now, live, seatIds } = await lockLiveSeats(tx, reservationId);
+  const refusal = reservationRefusal(reservationId, reservation.status, live);
   if (refusal) throw refusal;
-
-  const seats = await tx.execute<Array<{ id: number }>>(
-    `select s.id from reservation_seat rs join seat s on s.id = rs.seat_id
-      where rs.reservation_id = ? and rs.live order by s.id for update of s`,
-    [reservationId],
-  );
-  const seatIds = seats.map((s) => s.id);
 
   const amount = reservation.amount;
   const balance = await lockWallet(tx, userId);
   const shortfall = insufficientPoints(balance, amount);
   if (shortfall) throw shortfall;
 
-  const [payment] = await tx.execute<PaymentRow[]>(
-    `insert into payment (reservation_id, user_id, amount, status, idempotency_key, paid_at)
-     values (?, ?, ?, 'COMPLETED', ?, ?::timestamptz) returning id, reservation_id, amount, paid_at`,
-    [reservationId, userId, amount, idempotencyKey, clock.now],
-  );
-  // A free reservation moves no points (ledger amounts are positive by CHECK).
-  if (amount > 0) await applyEntry(tx, { userId, type: "USE", amount, balance: balance ?? 0, paymentId: payment.id });
-  await tx.execute("update reservation set status = 'CONFIRMED', updated_at = now() where id = ?", [reservationId]);
-  if (seatIds.length > 0) await tx.execute("update seat set status = 'SOLD' where id in (?)", [seatIds]);
-
-  const payload = paymentCompletedEvent({
+  const draft = paymentCompletedEvent({
     eventId: randomUUID(),
-    paymentId: payment.id,
+    paymentId: 0, // set from the payment row's id, in SQL and below
     reservation: { id: reservation.id, userId, concertId: reservation.concert_id, scheduleId: reservation.schedule_id },
     seatIds,
     amount,
-    paidAt: isoTimestamp(payment.paid_at),
+    paidAt: isoTimestamp(now),
   });
-  await tx.execute("insert into outbox_event (event_id, topic, message_key, payload) values (?, ?, ?, ?::jsonb)", [
-    payload.eventId,
+  const [payment] = await tx.execute<PaymentRow[]>(recordPaymentSql(seatIds.length > 0), [
+    reservationId,
+    userId,
+    amount,
+    idempotencyKey,
+    now,
+    reservationId,
+    ...(seatIds.length > 0 ? [seatIds] : []),
+    draft.eventId,
     request.topic,
     String(reservationId),
-    JSON.stringify(payload),
+    JSON.stringify(draft),
   ]);
+  const payload = { ...draft, paymentId: payment.id };
+  // A free reservation moves no points (ledger amounts are positive by CHECK).
+  if (amount > 0) await applyEntry(tx, { userId, type: "USE", amount, balance: balance ?? 0, paymentId: payment.id });
   return { payment: toView(payment), event: payload };
 }
 

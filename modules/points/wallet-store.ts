@@ -59,10 +59,11 @@ export async function applyEntry(
   entry: { userId: string; type: LedgerEntryType; amount: number; balance: number; idempotencyKey?: string; paymentId?: number },
 ): Promise<number> {
   const next = balanceAfter(entry.balance, entry.type, entry.amount);
-  await tx.execute("update wallet set balance = ?, updated_at = now() where user_id = ?", [next, entry.userId]);
+  // One round trip for both rows (a data-modifying CTE): this runs inside every payment and charge.
   await tx.execute(
-    "insert into ledger_entry (user_id, type, amount, balance_after, idempotency_key, payment_id) values (?, ?, ?, ?, ?, ?)",
-    [entry.userId, entry.type, entry.amount, next, entry.idempotencyKey ?? null, entry.paymentId ?? null],
+    `with w as (update wallet set balance = ?, updated_at = now() where user_id = ?)
+     insert into ledger_entry (user_id, type, amount, balance_after, idempotency_key, payment_id) values (?, ?, ?, ?, ?, ?)`,
+    [next, entry.userId, entry.userId, entry.type, entry.amount, next, entry.idempotencyKey ?? null, entry.paymentId ?? null],
   );
   return next;
 }
