@@ -3,6 +3,8 @@
  * queue entry and queue status without the framework — verify the bearer JWT, run the very same
  * Lua scripts (modules/queue/queue-store.ts) and sign/verify the queue token — so that the ratio
  * "scenario req/s ÷ baseline req/s" shows what moleculer-web, the broker and the services cost.
+ * Two more routes without auth: GET /noop (a constant 200: the generator's calibration) and
+ * GET /bare/get/<name> (one Redis GET of <prefix>bare:<name>, sent as JSON: the seat map's baseline).
  * Run as a child process by bench/run.ts (env: PORT, REDIS_URL, REDIS_PREFIX, secrets).
  */
 import http from "node:http";
@@ -24,6 +26,8 @@ const rates: RateSettings = {
   fallbackRate: configuredRate(config.queueAdmitBatch, config.queueAdmitIntervalMs),
 };
 const ENTER_PATH = /^\/api\/concerts\/(\d+)\/queue$/;
+const GET_PATH = /^\/bare\/get\/([\w:.-]+)$/;
+const NOOP = Buffer.from("ok");
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body);
@@ -35,7 +39,17 @@ function fail(res: http.ServerResponse, status: number, type: string): void {
   send(res, status, { name: "Error", message: type, code: status, type });
 }
 
+function sendRaw(res: http.ServerResponse, json: string): void {
+  res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(json) });
+  res.end(json);
+}
+
 async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const bare = req.method === "GET" ? GET_PATH.exec(req.url ?? "") : null;
+  if (bare) {
+    const value = await redis.get(`${config.redisPrefix}bare:${bare[1]}`);
+    return value === null ? fail(res, 404, "NOT_FOUND") : sendRaw(res, value);
+  }
   const token = bearerToken(req.headers.authorization);
   const user = token ? await verifyAccessToken(token, config.authJwtSecret) : null;
   const url = req.url ?? "/";
@@ -59,6 +73,10 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
 
 const server = http.createServer((req, res) => {
   req.resume(); // no body needed; drain it
+  if (req.url === "/noop") {
+    res.writeHead(200, { "content-type": "text/plain", "content-length": NOOP.length });
+    return res.end(NOOP);
+  }
   handle(req, res).catch((err: Error) => {
     if (!res.headersSent) fail(res, 500, err.message);
   });

@@ -17,14 +17,17 @@ export interface CliArgs {
 }
 
 export const USAGE = `usage: npm run bench -- [scenario ...] [options]
-scenarios (default: all, in this order):
-  1 queue-entry  2 queue-status  3 seat-map  4 contention  5 spread  6 journey
+scenarios (default: all, in this order; the calibration and the queue-entry baseline always run):
+  1 queue-entry  2 queue-status  3 seat-map  4 contention  5 holds  6 hold-pay  7 journey
 options:
   --mode single|split|both   system in one process, gateway + worker over NATS, or both (default both)
   --runs N                   measured runs per scenario, medians reported (default 3)
   --duration S               seconds per run of scenarios 1-3 and the baseline (default 5)
   --warmup S                 unmeasured warm-up seconds before scenarios 1-3 and the baseline (default 2)
   --connections N            concurrent connections / virtual users (default 100)
+  --generator wrk|autocannon load generator (default wrk, installed with apt-get when missing;
+                             autocannon runs in this process and costs the system CPU)
+  --threads N                wrk threads (default 2)
   --profile [DIR]            start the nodes with --cpu-prof, profiles in DIR (default /tmp/bench-profiles)
   --node-arg FLAG            extra Node flag for the system nodes, repeatable (e.g. --node-arg=--trace-gc)
   --verbose                  echo the children's output
@@ -40,7 +43,7 @@ export function parseArgs(argv: readonly string[], scenarioIds: readonly string[
   const args: CliArgs = {
     modes: ["single", "split"],
     scenarios: [],
-    options: { connections: 100, durationS: 5, runs: 3, warmupS: 2 },
+    options: { connections: 100, durationS: 5, runs: 3, warmupS: 2, generator: "wrk", threads: 2 },
     profileDir: null,
     verbose: false,
     keep: false,
@@ -70,6 +73,15 @@ export function parseArgs(argv: readonly string[], scenarioIds: readonly string[
       case "--connections":
         args.options.connections = positiveInt(arg, value());
         break;
+      case "--threads":
+        args.options.threads = positiveInt(arg, value());
+        break;
+      case "--generator": {
+        const generator = value();
+        if (generator !== "wrk" && generator !== "autocannon") throw new Error(`--generator must be wrk or autocannon, got ${generator ?? "nothing"}`);
+        args.options.generator = generator;
+        break;
+      }
       case "--profile":
         args.profileDir = expanded[i + 1] && !expanded[i + 1].startsWith("-") && !isScenario(expanded[i + 1], scenarioIds) ? value() : "/tmp/bench-profiles";
         break;

@@ -4,7 +4,6 @@
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { cpus } from "node:os";
 
 export interface ProcessSpec {
   name: string;
@@ -98,71 +97,20 @@ export function readMemory(pid: number): MemoryKb | null {
   }
 }
 
-/** CPU time (user + system, seconds) a process used so far, from /proc/<pid>/stat; null elsewhere. */
-export function readCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
-
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-/** Busy and total CPU ticks of the whole machine (first line of /proc/stat), or null. */
-function readMachineTicks(): { busy: number; total: number } | null {
-  try {
-    const [, ...fields] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
-    const ticks = fields.slice(0, 8).map(Number);
-    const total = ticks.reduce((a, b) => a + b, 0);
-    return { busy: total - ticks[3] - ticks[4], total };
-  } catch {
-    return null;
-  }
-}
-
 export interface MonitorReport {
   /** Highest resident set size (MB) of each process while monitored. */
   peakRssMb: Record<string, number>;
-  /**
-   * Average CPU use (cores) of each process over the monitored time; "bench" = this load generator,
-   * "machine" = every process on the machine (PostgreSQL, Redis, ... and anything else running).
-   */
-  cpuCores: Record<string, number>;
 }
 
-/** Samples the RSS of processes while a scenario runs (peak per process) and their CPU use. */
+/** Samples the RSS of processes while a scenario runs (peak per process); CPU is bench/cpu.ts's. */
 export class ProcessMonitor {
   private peaks = new Map<string, number>();
-  private cpuStart = new Map<string, number>();
-  private startedAt = 0;
-  private ownCpu = process.cpuUsage();
-  private machineStart: { busy: number; total: number } | null = null;
   private timer?: NodeJS.Timeout;
 
-  /** `external`: other processes whose CPU is worth showing (e.g. redis-server), RSS not sampled. */
-  constructor(
-    private readonly processes: () => BenchProcess[],
-    private readonly external: Array<{ name: string; pid: number }> = [],
-  ) {}
-
-  private cpuTargets(): Array<{ name: string; pid: number }> {
-    return [...this.processes().map((p) => ({ name: p.name, pid: p.pid })), ...this.external];
-  }
+  constructor(private readonly processes: () => BenchProcess[]) {}
 
   start(intervalMs = 100): void {
     this.peaks.clear();
-    this.cpuStart.clear();
-    for (const proc of this.cpuTargets()) {
-      const cpu = readCpuSeconds(proc.pid);
-      if (cpu !== null) this.cpuStart.set(proc.name, cpu);
-    }
-    this.ownCpu = process.cpuUsage();
-    this.machineStart = readMachineTicks();
-    this.startedAt = performance.now();
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();
@@ -172,21 +120,7 @@ export class ProcessMonitor {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.sample();
-    const elapsedS = (performance.now() - this.startedAt) / 1000;
-    const cpuCores: Record<string, number> = {};
-    for (const proc of this.cpuTargets()) {
-      const before = this.cpuStart.get(proc.name);
-      const after = readCpuSeconds(proc.pid);
-      if (before !== undefined && after !== null) cpuCores[proc.name] = round2((after - before) / elapsedS);
-    }
-    const own = process.cpuUsage(this.ownCpu);
-    cpuCores.bench = round2((own.user + own.system) / 1e6 / elapsedS);
-    const machine = readMachineTicks();
-    if (machine && this.machineStart && machine.total > this.machineStart.total) {
-      const share = (machine.busy - this.machineStart.busy) / (machine.total - this.machineStart.total);
-      cpuCores.machine = round2(share * cpus().length);
-    }
-    return { peakRssMb: Object.fromEntries([...this.peaks].map(([name, kb]) => [name, Math.round(kb / 1024)])), cpuCores };
+    return { peakRssMb: Object.fromEntries([...this.peaks].map(([name, kb]) => [name, Math.round(kb / 1024)])) };
   }
 
   private sample(): void {
@@ -198,8 +132,6 @@ export class ProcessMonitor {
     }
   }
 }
-
-const round2 = (n: number) => Math.round(n * 100) / 100;
 
 export { freePort } from "../lib/net";
 

@@ -1,8 +1,9 @@
 /**
  * What a benchmark run reports: the result shapes written to bench/results/*.json, the targets of
- * issue 8 (measured, never asserted) and the text printed per scenario and at the end. Pure.
+ * issues 8 and 14 (measured, never asserted), the generator check and the text printed per scenario
+ * and at the end. Pure.
  */
-import type { MedianMetrics, RunMetrics } from "./stats";
+import { ratio, type MedianMetrics, type RunMetrics } from "./stats";
 
 export type TargetOp = ">=" | "<" | "==";
 
@@ -30,12 +31,18 @@ export interface ScenarioResult {
   scenario: string;
   title: string;
   median: MedianMetrics;
-  /** median req/s ÷ the baseline's median req/s of the same run. */
+  /** Median of the runs' ratios to their paired bare-server runs (else ÷ the baseline's median). */
   ratio: number | null;
+  /** What `ratio` divides by. */
+  ratioTo?: string;
+  /** Load generator of the measured runs. */
+  generator: string;
   /** Highest resident set size (MB) of each system node while the scenario ran. */
   peakRssMb: Record<string, number>;
-  /** Average CPU use (cores) per process over the scenario; "bench" is the load generator. */
+  /** Average CPU use (cores) per process over the measured runs; "generator" is the load generator. */
   cpuCores: Record<string, number>;
+  /** Median over the runs of CPU seconds per 1,000 requests, per process (bench/cpu.ts). */
+  cpuPer1000: Record<string, number>;
   invariants: InvariantOutcome[];
   targets: TargetOutcome[];
   runs: RunMetrics[];
@@ -99,16 +106,31 @@ function extraDigits(value: number): number {
   return Math.abs(value) < 10 ? 2 : 1;
 }
 
+/** Processes in a fixed order: system nodes and servers first, then Redis, PostgreSQL, the generator. */
+const LAST = ["redis", "postgres", "generator"];
+function processOrder(names: Iterable<string>): string[] {
+  const rank = (n: string) => LAST.indexOf(n);
+  return [...new Set(names)].sort((a, b) => rank(a) - rank(b));
+}
+
+/** "system 0.180, redis 0.031, …" of CPU seconds per 1,000 requests (processes under 0.0005 left out). */
+export function formatCpuPer1000(cpu: Record<string, number>): string {
+  const shown = processOrder(Object.keys(cpu)).filter((name) => cpu[name] >= 0.0005);
+  return shown.map((name) => `${name} ${num(cpu[name], 3)}`).join(", ") || "-";
+}
+
 /** The lines printed after a scenario. */
 export function formatScenario(result: ScenarioResult): string {
   const m = result.median;
+  const cores = processOrder(Object.keys(result.cpuCores)).filter((n) => result.cpuCores[n] >= 0.005);
   const lines = [
     `── [${result.mode}] ${result.scenario}: ${result.title}`,
-    `   req/s ${num(m.rps)} (median of ${m.runs})  p50 ${formatMs(m.p50)}  p95 ${formatMs(m.p95)}  p99 ${formatMs(m.p99)}` +
-      `  ratio to baseline ${result.ratio === null ? "-" : num(result.ratio, 2)}`,
+    `   req/s ${num(m.rps)} (median of ${m.runs}, ${result.generator})  p50 ${formatMs(m.p50)}  p95 ${formatMs(m.p95)}  p99 ${formatMs(m.p99)}` +
+      (result.ratio === null ? "" : `  ratio to ${result.ratioTo ?? "baseline"} ${num(result.ratio, 2)}`),
     `   errors (all runs): ${formatErrors(m.errors)}`,
-    `   peak RSS: ${Object.entries(result.peakRssMb).map(([node, mb]) => `${node} ${num(mb)} MB`).join(", ") || "-"}` +
-      `   CPU (cores): ${Object.entries(result.cpuCores).map(([name, cores]) => `${name} ${num(cores, 2)}`).join(", ") || "-"}`,
+    `   CPU s per 1,000 requests: ${formatCpuPer1000(result.cpuPer1000)}`,
+    `   cores during the runs: ${cores.map((name) => `${name} ${num(result.cpuCores[name], 2)}`).join(", ") || "-"}` +
+      `   peak RSS: ${Object.entries(result.peakRssMb).map(([node, mb]) => `${node} ${num(mb)} MB`).join(", ") || "-"}`,
   ];
   const extra = Object.entries(m.extra);
   if (extra.length) lines.push(`   ${extra.map(([k, v]) => `${k} ${num(v, extraDigits(v))}`).join("  ")}`);
@@ -127,9 +149,55 @@ export function formatTable(rows: readonly string[][]): string {
   return [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
 }
 
+/** Scenario × process table of CPU seconds per 1,000 requests. */
+export function formatCpuTable(results: readonly ScenarioResult[]): string {
+  const names = processOrder(results.flatMap((r) => Object.keys(r.cpuPer1000))).filter((n) => results.some((r) => r.cpuPer1000[n] >= 0.0005));
+  const rows = results.map((r) => [r.mode, r.scenario, ...names.map((n) => (n in r.cpuPer1000 ? num(r.cpuPer1000[n], 3) : "-"))]);
+  return formatTable([["mode", "scenario", ...names], ...rows]);
+}
+
+export interface GeneratorCheck {
+  generator: string;
+  /** Median req/s of the generator against a constant 200. */
+  calibrationRps: number;
+  baselineRps: number;
+  /** calibrationRps ÷ baselineRps: above 1 the baseline is not held back by the generator. */
+  headroom: number;
+  /** Cores the generator used during the baseline runs, and its share of all measured CPU then. */
+  generatorCoresAtBaseline: number | null;
+  generatorShareAtBaseline: number | null;
+  /** headroom ≥ 1.2: the baseline's rate is the bare server's, not the generator's. */
+  ok: boolean;
+}
+
+export function generatorCheck(calibration: ScenarioResult, baseline: ScenarioResult): GeneratorCheck {
+  const headroom = ratio(calibration.median.rps, baseline.median.rps) ?? Number.NaN;
+  const cores = baseline.cpuCores.generator ?? null;
+  const total = Object.values(baseline.cpuCores).reduce((a, b) => a + b, 0);
+  return {
+    generator: baseline.generator,
+    calibrationRps: calibration.median.rps,
+    baselineRps: baseline.median.rps,
+    headroom,
+    generatorCoresAtBaseline: cores,
+    generatorShareAtBaseline: cores === null || !(total > 0) ? null : cores / total,
+    ok: headroom >= 1.2,
+  };
+}
+
+export function formatGeneratorCheck(c: GeneratorCheck): string {
+  const share = c.generatorShareAtBaseline === null ? "" : ` (${num(c.generatorShareAtBaseline * 100)}% of the measured CPU)`;
+  return (
+    `generator check: ${c.generator} reaches ${num(c.calibrationRps)} req/s against a constant-200 node:http server, ` +
+    `${num(c.headroom, 2)}× the baseline's ${num(c.baselineRps)} req/s; during the baseline it used ` +
+    `${num(c.generatorCoresAtBaseline, 2)} cores${share}. ` +
+    (c.ok ? "The baseline's rate is the bare server's: the generator is not the limit." : "The generator may be what limits the baseline.")
+  );
+}
+
 /** The short table printed at the end of `npm run bench`. */
 export function formatSummary(results: readonly ScenarioResult[]): string {
-  const header = ["mode", "scenario", "req/s", "p50", "p95", "p99", "×base", "peak RSS", "errors", "invariants", "targets"];
+  const header = ["mode", "scenario", "req/s", "p50", "p95", "p99", "ratio", "peak RSS", "errors", "invariants", "targets"];
   const rows = results.map((r) => {
     const rss = Object.values(r.peakRssMb);
     const missed = r.targets.filter((t) => !t.met).length;

@@ -1,8 +1,10 @@
 /**
  * `npm run bench`: starts the system (one process, then gateway + worker over NATS), the
- * data-platform stand-in and the bare baseline server as child processes, measures the scenarios
- * of issue 8 against them, checks SPEC's invariants after each scenario and writes
- * bench/results/<timestamp>-<mode>.json. See USAGE in bench/cli-args.ts.
+ * data-platform stand-in and the bare baseline server as child processes, checks the generator
+ * against a constant 200, measures the scenarios of issues 8 and 14 against the system with wrk
+ * (autocannon as the fallback), reports CPU seconds per 1,000 requests per process, checks SPEC's
+ * invariants after each scenario and writes bench/results/<timestamp>-<mode>.json. See USAGE in
+ * bench/cli-args.ts.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -11,33 +13,57 @@ import Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { getConfig } from "../lib/config";
 import { parseArgs, USAGE, type CliArgs } from "./cli-args";
+import { coresOverRuns, CpuProbe, medianCpuPer1000 } from "./cpu";
 import { awaitDelivery } from "./delivery";
 import { createBenchConcert, dropDatabase, freshDatabase, mintUsers, warmPaymentPipeline, type BenchUser } from "./fixtures";
 import { JsonClient } from "./http-client";
 import { checkInvariants } from "./invariants";
+import { createLoader } from "./load";
 import { freePort, ProcessMonitor, type BenchProcess, type MonitorReport } from "./processes";
-import { evaluateTargets, formatScenario, formatSummary, type ScenarioResult } from "./report";
+import {
+  evaluateTargets,
+  formatCpuTable,
+  formatGeneratorCheck,
+  formatScenario,
+  formatSummary,
+  generatorCheck,
+  type GeneratorCheck,
+  type ScenarioResult,
+  type TargetSpec,
+} from "./report";
 import type { ScenarioContext } from "./scenario";
-import { SCENARIOS, baselineEntry } from "./scenarios";
-import { medianOfRuns, ratio, type RunMetrics } from "./stats";
+import { SCENARIOS, baselineEntry, calibration } from "./scenarios";
+import { medianOfRuns, type RunMetrics } from "./stats";
+import { ensureWrk } from "./wrk";
 import { deleteKeys } from "./redis-keys";
 import { benchEnv, ROOT, startBaseline, startStandin, startSystem, waitReady, type Mode } from "./system";
 
 const started = Date.now();
 const log = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
 
-function scenarioResult(mode: Mode, id: string, title: string, runs: RunMetrics[], baselineRps: number | null, monitor: MonitorReport, rssOf: string[]): ScenarioResult {
+const RSS_TARGET: TargetSpec = { label: "RSS < 250 MB per node", metric: "maxRssMb", op: "<", value: 250 };
+
+interface ResultOf {
+  id: string;
+  title: string;
+  ratioTo?: string;
+}
+
+function scenarioResult(mode: Mode, generator: string, of: ResultOf, runs: RunMetrics[], monitor: MonitorReport, rssOf: string[]): ScenarioResult {
   const median = medianOfRuns(runs);
   const peakRssMb = Object.fromEntries(Object.entries(monitor.peakRssMb).filter(([name]) => rssOf.includes(name)));
   return {
     mode,
-    scenario: id,
-    title,
+    scenario: of.id,
+    title: of.title,
     median,
-    // Scenarios run beside interleaved baseline runs report the median of those paired ratios.
-    ratio: median.extra.pairedRatio ?? (baselineRps === null ? null : ratio(median.rps, baselineRps)),
+    // The median of the runs' ratios to their paired bare-server runs.
+    ratio: of.ratioTo ? (median.extra.pairedRatio ?? null) : null,
+    ratioTo: of.ratioTo,
+    generator,
     peakRssMb,
-    cpuCores: monitor.cpuCores,
+    cpuCores: coresOverRuns(runs),
+    cpuPer1000: medianCpuPer1000(runs),
     invariants: [],
     targets: [],
     runs,
@@ -57,13 +83,19 @@ async function deleteTopics(topics: string[]): Promise<void> {
   }
 }
 
-async function runMode(mode: Mode, args: CliArgs, runId: string, users: BenchUser[]): Promise<ScenarioResult[]> {
+interface ModeOutcome {
+  results: ScenarioResult[];
+  check: GeneratorCheck | null;
+}
+
+async function runMode(mode: Mode, args: CliArgs, runId: string, users: BenchUser[]): Promise<ModeOutcome> {
   const env = benchEnv(runId, mode, getConfig().databaseUrl, await freePort());
   log(`[${mode}] database ${new URL(env.databaseUrl).pathname.slice(1)}, Redis prefix ${env.redisPrefix}`);
   const orm = await freshDatabase(env.databaseUrl);
   const redis = new Redis(getConfig().redisUrl);
   const processes: BenchProcess[] = [];
   const results: ScenarioResult[] = [];
+  let check: GeneratorCheck | null = null;
   const profileDir = args.profileDir ? path.resolve(args.profileDir, `${runId}-${mode}`) : null;
   const nodeArgs = [...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []), ...args.nodeArgs];
   try {
@@ -84,6 +116,10 @@ async function runMode(mode: Mode, args: CliArgs, runId: string, users: BenchUse
     if (warmDelivery.missing) throw new Error("the warm-up payment never reached the data-platform stand-in");
     log(`[${mode}] payment pipeline warm: first payment reached the stand-in after ${warmDelivery.latenciesMs[0]} ms`);
     let tag = 0;
+    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1]);
+    const external = Number.isInteger(redisPid) && redisPid > 0 ? [{ name: "redis", pid: redisPid }] : [];
+    const cpu = new CpuProbe(() => [...processes.map((p) => ({ name: p.name, pid: p.pid })), ...external]);
+    const generator = args.options.generator;
     const ctx: ScenarioContext = {
       mode,
       env,
@@ -95,22 +131,31 @@ async function runMode(mode: Mode, args: CliArgs, runId: string, users: BenchUse
       orm,
       redis,
       users,
+      load: createLoader({ generator, connections: args.options.connections, threads: args.options.threads, cpu }),
+      cpu,
+      baselinePrefix: `${env.redisPrefix}baseline:`,
       nextTag: () => ++tag,
       log,
     };
-    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1]);
-    const external = Number.isInteger(redisPid) && redisPid > 0 ? [{ name: "redis", pid: redisPid }] : [];
-    const systemMonitor = new ProcessMonitor(() => [...system.nodes, standin], external);
-    const baselineMonitor = new ProcessMonitor(() => [baseline.process], external);
+    const systemMonitor = new ProcessMonitor(() => [...system.nodes, standin]);
+    const baselineMonitor = new ProcessMonitor(() => [baseline.process]);
     const nodeNames = system.nodes.map((n) => n.name);
+
+    log(`[${mode}] calibration: ${generator} against a constant 200 (node:http, no work)`);
+    baselineMonitor.start();
+    const calibrationRuns = await calibration(ctx);
+    const calibrationResult = scenarioResult(mode, generator, { id: "calibration", title: `${generator} → node:http constant 200` }, calibrationRuns, baselineMonitor.stop(), ["baseline"]);
+    results.push(calibrationResult);
+    console.log(formatScenario(calibrationResult));
 
     log(`[${mode}] baseline: bare node:http + ioredis queue entry`);
     baselineMonitor.start();
     const baselineRuns = await baselineEntry(ctx);
-    const baselineResult = scenarioResult(mode, "baseline", "bare node:http + ioredis, queue entry work", baselineRuns, null, baselineMonitor.stop(), ["baseline"]);
+    const baselineResult = scenarioResult(mode, generator, { id: "baseline", title: "bare node:http + ioredis, queue entry work" }, baselineRuns, baselineMonitor.stop(), ["baseline"]);
     results.push(baselineResult);
     console.log(formatScenario(baselineResult));
-    const baselineRps = baselineResult.median.rps;
+    check = generatorCheck(calibrationResult, baselineResult);
+    console.log(formatGeneratorCheck(check));
 
     for (const scenario of SCENARIOS.filter((s) => args.scenarios.includes(s.id))) {
       log(`[${mode}] scenario ${scenario.number} ${scenario.id}`);
@@ -121,14 +166,14 @@ async function runMode(mode: Mode, args: CliArgs, runId: string, users: BenchUse
         const window = (n: BenchProcess) => `${((from - n.spawnedAt) / 1000).toFixed(1)}-${((performance.now() - n.spawnedAt) / 1000).toFixed(1)}`;
         log(`[${mode}] profile window of ${scenario.id}: ${system.nodes.map((n) => `${n.name} (pid ${n.pid}) ${window(n)} s`).join(", ")}`);
       }
-      const result = scenarioResult(mode, scenario.id, scenario.title, outcome.runs, baselineRps, systemMonitor.stop(), nodeNames);
-      result.targets = evaluateTargets(result, scenario.targets);
+      const result = scenarioResult(mode, scenario.id === "journey" ? "node:http (this process)" : generator, scenario, outcome.runs, systemMonitor.stop(), nodeNames);
+      result.targets = evaluateTargets(result, [...scenario.targets, RSS_TARGET]);
       result.invariants = [...outcome.invariants, ...(await checkInvariants({ orm, redis, redisPrefix: env.redisPrefix, standinUrl: ctx.standinUrl }))];
       results.push(result);
       console.log(formatScenario(result));
     }
     client.close();
-    return results;
+    return { results, check };
   } finally {
     await Promise.all(processes.map((p) => p.stop()));
     if (!args.keep) {
@@ -144,7 +189,7 @@ async function runMode(mode: Mode, args: CliArgs, runId: string, users: BenchUse
   }
 }
 
-function writeResults(mode: Mode, stamp: string, args: CliArgs, results: ScenarioResult[]): string {
+function writeResults(mode: Mode, stamp: string, args: CliArgs, { results, check }: ModeOutcome): string {
   const dir = path.join(ROOT, "bench/results");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${stamp}-${mode}.json`);
@@ -160,7 +205,7 @@ function writeResults(mode: Mode, stamp: string, args: CliArgs, results: Scenari
   const cli = process.argv.slice(2).join(" ");
   const command = cli ? `npm run bench -- ${cli}` : "npm run bench";
   const round = (_key: string, value: unknown) => (typeof value === "number" && !Number.isInteger(value) ? Math.round(value * 100) / 100 : value);
-  const body = { command, mode, startedAt: new Date(started).toISOString(), machine, options: args.options, results };
+  const body = { command, mode, startedAt: new Date(started).toISOString(), machine, options: args.options, generatorCheck: check, results };
   writeFileSync(file, `${JSON.stringify(body, round, 2)}\n`);
   return path.relative(ROOT, file);
 }
@@ -184,13 +229,21 @@ async function main(): Promise<void> {
   const poolSize = Math.min(100_000, Math.max(3000, 15_000 * args.options.durationS));
   log(`minting ${poolSize} access tokens; modes ${args.modes.join(", ")}; scenarios ${args.scenarios.join(", ")}`);
   const users = mintUsers("u", poolSize, benchEnv(runId, "single", getConfig().databaseUrl, 0).authSecret);
+  if (args.options.generator === "wrk" && !ensureWrk(log)) {
+    log("wrk could not be installed: falling back to autocannon (in this process, on the same cores)");
+    args.options.generator = "autocannon";
+  }
   const all: ScenarioResult[] = [];
+  const checks: GeneratorCheck[] = [];
   for (const mode of args.modes) {
-    const results = await runMode(mode, args, runId, users);
-    all.push(...results);
-    log(`[${mode}] results written to ${writeResults(mode, stamp, args, results)}`);
+    const outcome = await runMode(mode, args, runId, users);
+    all.push(...outcome.results);
+    if (outcome.check) checks.push(outcome.check);
+    log(`[${mode}] results written to ${writeResults(mode, stamp, args, outcome)}`);
   }
   console.log(`\n${formatSummary(all)}\n`);
+  console.log(`CPU seconds per 1,000 requests:\n${formatCpuTable(all)}\n`);
+  for (const check of checks) console.log(formatGeneratorCheck(check));
   const failed = all.flatMap((r) => r.invariants.filter((i) => !i.pass).map((i) => `${r.mode}/${r.scenario}: ${i.name}`));
   if (failed.length) console.log(`INVARIANTS FAILED:\n  ${failed.join("\n  ")}`);
   log("done");

@@ -59,6 +59,10 @@ export interface RunMetrics {
   latency: LatencySummary;
   /** Non-2xx answers by "<status> <type>", transport failures by "socket <reason>". */
   errors: Record<string, number>;
+  /** Answers by HTTP status (wrk and autocannon runs). */
+  statuses?: Record<string, number>;
+  /** CPU seconds of each process during the run (bench/cpu.ts), the generator as "generator". */
+  cpuS?: Record<string, number>;
   /** Extra figures of the scenario (winners, journeys/s, delivery latency, ...). */
   extra: Record<string, number>;
 }

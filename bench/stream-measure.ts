@@ -35,6 +35,7 @@ resetConfig(); // the gateway's streams must use this run's prefix, even if the 
 const { QueueStore } = require("../modules/queue/queue-store") as typeof import("../modules/queue/queue-store");
 const { PreQueueOpener } = require("../modules/queue/pre-queue-open") as typeof import("../modules/queue/pre-queue-open");
 const { newNonce, signQueueToken } = require("../modules/queue/queue-token") as typeof import("../modules/queue/queue-token");
+const { queueKeys } = require("../modules/queue/queue-keys") as typeof import("../modules/queue/queue-keys");
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const percentile = (values: number[], p: number) => {
@@ -121,7 +122,7 @@ async function stream(redis: Redis, clients: number, batch: number) {
   console.log(`stream: ${connected.connected} clients (a child process) connected with their first status in ${connected.ms} ms`);
   const hub = (broker.getLocalService("api") as unknown as { queueStreams: { stats(): { clients: number } } }).queueStreams;
   console.log(`stream: the gateway holds ${hub.stats().clients} streams on one subscription`);
-  const keys = `${prefix}queue:${concertId}:active`;
+  const keys = queueKeys(prefix, concertId).active;
   for (let i = 0; i < Math.ceil(clients / batch); i++) {
     await store.admit(concertId, policy(batch), `round.${i}`);
     await sleep(1000);

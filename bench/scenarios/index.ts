@@ -1,9 +1,9 @@
-/** The scenarios of issue 8, in run order (their numbers are the CLI's scenario numbers). */
+/** The scenarios of issues 8 and 14, in run order (their numbers are the CLI's scenario numbers). */
 import type { Scenario } from "../scenario";
+import { holdPay, holds } from "./bookings";
 import { journeyScenario } from "./journey";
 import { queueEntry, queueStatus } from "./queue";
 import { contention, seatMap } from "./seats";
-import { spread } from "./spread";
 
-export const SCENARIOS: Scenario[] = [queueEntry, queueStatus, seatMap, contention, spread, journeyScenario];
-export { baselineEntry } from "./queue";
+export const SCENARIOS: Scenario[] = [queueEntry, queueStatus, seatMap, contention, holds, holdPay, journeyScenario];
+export { baselineEntry, calibration } from "./baselines";

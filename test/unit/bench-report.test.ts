@@ -1,8 +1,20 @@
 import { parseArgs } from "../../bench/cli-args";
-import { evaluateTargets, formatErrors, formatScenario, formatSummary, formatTable, invariantsVerdict, type ScenarioResult } from "../../bench/report";
+import {
+  evaluateTargets,
+  formatCpuPer1000,
+  formatCpuTable,
+  formatErrors,
+  formatGeneratorCheck,
+  formatScenario,
+  formatSummary,
+  formatTable,
+  generatorCheck,
+  invariantsVerdict,
+  type ScenarioResult,
+} from "../../bench/report";
 import { medianOfRuns, type RunMetrics } from "../../bench/stats";
 
-const IDS = ["queue-entry", "queue-status", "seat-map", "contention", "spread", "journey"];
+const IDS = ["queue-entry", "queue-status", "seat-map", "contention", "holds", "hold-pay", "journey"];
 
 function result(overrides: Partial<ScenarioResult> = {}): ScenarioResult {
   const runs: RunMetrics[] = [
@@ -14,8 +26,11 @@ function result(overrides: Partial<ScenarioResult> = {}): ScenarioResult {
     title: "race",
     median: medianOfRuns(runs),
     ratio: 0.5,
+    ratioTo: "bare Redis GET",
+    generator: "wrk",
     peakRssMb: { system: 180 },
-    cpuCores: { system: 1.25, bench: 0.5 },
+    cpuCores: { generator: 0.5, system: 1.25, redis: 0.001 },
+    cpuPer1000: { generator: 0.02, postgres: 0.0004, redis: 0.031, system: 0.18 },
     invariants: [{ name: "no double sale", pass: true, detail: "" }],
     targets: [],
     runs,
@@ -67,16 +82,30 @@ describe("formatting", () => {
         invariants: [{ name: "exactly 50 winners", pass: false, detail: "49 winners" }],
       }),
     );
-    expect(text).toContain("req/s 3,000 (median of 1)");
+    expect(text).toContain("req/s 3,000 (median of 1, wrk)");
     expect(text).toContain("p99 30 ms");
-    expect(text).toContain("ratio to baseline 0.50");
+    expect(text).toContain("ratio to bare Redis GET 0.50");
     expect(text).toContain("409 SEAT_UNAVAILABLE ×1950");
     expect(text).toContain("peak RSS: system 180 MB");
-    expect(text).toContain("CPU (cores): system 1.25, bench 0.50");
+    // Nodes first, then Redis, PostgreSQL, the generator; negligible figures left out.
+    expect(text).toContain("CPU s per 1,000 requests: system 0.180, redis 0.031, generator 0.020");
+    expect(text).toContain("cores during the runs: system 1.25, generator 0.50 ");
     expect(text).toContain("winners 50");
     expect(text).toContain("target p99 < 250 ms: met");
     expect(text).toContain("FAIL exactly 50 winners: 49 winners");
+    expect(formatScenario(result({ ratio: null }))).not.toContain("ratio to");
   });
+
+  it("tabulates CPU seconds per 1,000 requests by scenario and process", () => {
+    expect(formatCpuPer1000({})).toBe("-");
+    const table = formatCpuTable([result(), result({ scenario: "holds", cpuPer1000: { system: 2.95, postgres: 1.63, standin: 0.001 } })]);
+    const [header, , first, second] = table.split("\n");
+    // Servers as found, then Redis, PostgreSQL, the generator.
+    expect(header.split(/\s+/)).toEqual(["mode", "scenario", "system", "standin", "redis", "postgres", "generator"]);
+    expect(first.split(/\s+/)).toEqual(["single", "contention", "0.180", "-", "0.031", "0.000", "0.020"]);
+    expect(second.split(/\s+/)).toEqual(["single", "holds", "2.950", "0.001", "-", "1.630", "-"]);
+  });
+
 
   it("prints small fractional extras with two decimals", () => {
     const runs: RunMetrics[] = [{ ...result().runs[0], extra: { pairedRatio: 0.6412, journeyP99Ms: 7996.14 } }];
@@ -89,7 +118,31 @@ describe("formatting", () => {
     expect(formatTable([["a", "bb"], ["ccc", "d"]])).toBe("a    bb\n---  --\nccc  d");
     const summary = formatSummary([result({ targets: [{ label: "t", metric: "p99", op: "<", value: 1, actual: 30, met: false }] })]);
     const row = summary.split("\n")[2];
+    expect(summary.split("\n")[0]).toContain("ratio");
     expect(row).toMatch(/^single\s+contention\s+3,000\s+4\.0 ms\s+12 ms\s+30 ms\s+0\.50\s+180 MB\s+1,950\s+PASS 1\/1\s+1 missed$/);
+  });
+});
+
+describe("generatorCheck", () => {
+  const calibration = result({ scenario: "calibration", median: { ...result().median, rps: 43_000 } });
+
+  it("says the generator is not the limit when it reaches well above the baseline", () => {
+    const baseline = result({ scenario: "baseline", median: { ...result().median, rps: 10_750 }, cpuCores: { baseline: 1, redis: 0.4, postgres: 0.1, generator: 0.5 } });
+    const check = generatorCheck(calibration, baseline);
+    expect(check).toMatchObject({ generator: "wrk", calibrationRps: 43_000, baselineRps: 10_750, headroom: 4, generatorCoresAtBaseline: 0.5, ok: true });
+    expect(check.generatorShareAtBaseline).toBeCloseTo(0.25);
+    expect(formatGeneratorCheck(check)).toBe(
+      "generator check: wrk reaches 43,000 req/s against a constant-200 node:http server, 4.00× the baseline's 10,750 req/s; " +
+        "during the baseline it used 0.50 cores (25% of the measured CPU). The baseline's rate is the bare server's: the generator is not the limit.",
+    );
+  });
+
+  it("warns when the baseline comes close to the generator's ceiling", () => {
+    const baseline = result({ scenario: "baseline", median: { ...result().median, rps: 40_000 }, cpuCores: {} });
+    const check = generatorCheck(calibration, baseline);
+    expect(check.ok).toBe(false);
+    expect(check.generatorCoresAtBaseline).toBeNull();
+    expect(formatGeneratorCheck(check)).toContain("The generator may be what limits the baseline.");
   });
 });
 
@@ -98,7 +151,7 @@ describe("parseArgs", () => {
     const args = parseArgs([], IDS);
     expect(args.modes).toEqual(["single", "split"]);
     expect(args.scenarios).toEqual(IDS);
-    expect(args.options).toEqual({ connections: 100, durationS: 5, runs: 3, warmupS: 2 });
+    expect(args.options).toEqual({ connections: 100, durationS: 5, runs: 3, warmupS: 2, generator: "wrk", threads: 2 });
     expect(args.profileDir).toBeNull();
   });
 
@@ -111,10 +164,15 @@ describe("parseArgs", () => {
     expect(parseArgs(["--profile", "/tmp/p", "1"], IDS)).toMatchObject({ profileDir: "/tmp/p", scenarios: ["queue-entry"] });
     expect(parseArgs(["--node-arg=--trace-gc", "--node-arg", "--max-semi-space-size=32"], IDS).nodeArgs).toEqual(["--trace-gc", "--max-semi-space-size=32"]);
     expect(() => parseArgs(["--node-arg", "trace-gc"], IDS)).toThrow(/Node flag/);
+    expect(parseArgs(["--generator", "autocannon", "--threads", "4", "5", "6"], IDS)).toMatchObject({
+      options: { generator: "autocannon", threads: 4 },
+      scenarios: ["holds", "hold-pay"],
+    });
   });
 
   it("refuses unknown scenarios, options and bad numbers", () => {
-    expect(() => parseArgs(["7"], IDS)).toThrow(/unknown scenario/);
+    expect(() => parseArgs(["8"], IDS)).toThrow(/unknown scenario/);
+    expect(() => parseArgs(["--generator", "ab"], IDS)).toThrow(/--generator/);
     expect(() => parseArgs(["--fast"], IDS)).toThrow(/unknown option/);
     expect(() => parseArgs(["--runs", "0"], IDS)).toThrow(/positive integer/);
     expect(() => parseArgs(["--mode", "cluster"], IDS)).toThrow(/--mode/);
