@@ -4,7 +4,7 @@
  * data-platform stand-in and the baseline server. Each benchmark run gets its own database, Redis
  * prefix, Moleculer namespace and Kafka topics, so it can run beside tests and a running system.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { BenchProcess, freePort, waitUntil } from "./processes";
 import { JsonClient } from "./http-client";
@@ -99,9 +99,15 @@ function node(name: string, env: NodeJS.ProcessEnv, options: StartOptions, runne
     args: ["--config", "dist/moleculer.config.js", ...runnerArgs],
     env,
     cwd: ROOT,
-    nodeArgs: options.nodeArgs,
+    // The node flags `npm start` uses (scripts/start.sh), then the bench's own (--node-arg wins).
+    nodeArgs: [...memoryFlags(), ...(options.nodeArgs ?? [])],
     echo: options.echo,
   });
+}
+
+/** V8 heap limits of scripts/node-memory-flags, as `npm start` and the Dockerfile run a node. */
+export function memoryFlags(): string[] {
+  return readFileSync(path.join(ROOT, "scripts/node-memory-flags"), "utf8").trim().split(/\s+/).filter(Boolean);
 }
 
 export async function startSystem(env: BenchEnv, options: StartOptions = {}): Promise<RunningSystem> {

@@ -22,11 +22,15 @@ stop_standin() { [ -n "$standin_pid" ] && kill "$standin_pid" 2>/dev/null || tru
 trap stop_standin EXIT
 trap 'exit 143' TERM INT
 
+# V8 heap limits for the node (scripts/node-memory-flags): under load V8 grows the heap far past the
+# live data (a node reached 450-540 MB RSS); a 192 MB old space and 8 MB semi-spaces keep it near
+# 200-220 MB for ~10 % of throughput (README, Benchmarks). NODE_OPTIONS given by the caller wins.
+node_options="$(cat scripts/node-memory-flags) ${NODE_OPTIONS:-}"
 if [ -z "${SERVICES:-}" ] || [ "${SERVICES}" = "all" ]; then
   unset SERVICES
-  moleculer-runner --config dist/moleculer.config.js dist/services &
+  NODE_OPTIONS="$node_options" moleculer-runner --config dist/moleculer.config.js dist/services &
 else
-  SERVICEDIR=dist/services moleculer-runner --config dist/moleculer.config.js &
+  SERVICEDIR=dist/services NODE_OPTIONS="$node_options" moleculer-runner --config dist/moleculer.config.js &
 fi
 node_pid=$!
 # Forward a stop to the node so it finishes in-flight requests (graceful shutdown).

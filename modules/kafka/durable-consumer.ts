@@ -1,6 +1,7 @@
 import type { Consumer, EachMessagePayload, IHeaders } from "kafkajs";
 import type { ClientSockets, KafkaConnection, KafkaLogger } from "./kafka-connection";
 import { backoffDelayMs, type BackoffPolicy } from "../data-platform/retry-policy";
+import { OffsetCommitter } from "./offset-committer";
 
 /** One message as a handler sees it. */
 export interface ConsumedMessage {
@@ -63,6 +64,7 @@ const BLOCKED_WARN_AFTER_MS = 5000;
  */
 export class DurableConsumer {
   private consumer?: Consumer;
+  private committer?: OffsetCommitter;
   private sockets?: ClientSockets;
   private starting?: Promise<void>;
   private restartTimer?: NodeJS.Timeout;
@@ -86,6 +88,7 @@ export class DurableConsumer {
     this.resumeTimers.clear();
     // A consumer disconnected while it is still joining can finish joining afterwards and run on.
     await this.starting;
+    await this.committer?.flush();
     await this.consumer?.disconnect().catch(() => undefined);
     this.sockets?.destroyAll();
   }
@@ -113,12 +116,17 @@ export class DurableConsumer {
       // Every restart is ours (restartLater): one place decides, and stop() knows what runs.
       retry: { initialRetryTime: 250, maxRetryTime: 3000, retries: 10, restartOnFailure: async () => false },
     });
+    const committer = new OffsetCommitter(consumer, this.options.logger);
     this.consumer = consumer;
+    this.committer = committer;
     this.sockets = sockets;
     // kafkajs has already disconnected a crashed consumer when it emits CRASH.
     consumer.on(consumer.events.CRASH, ({ payload }) => this.restartLater(consumer, payload.error));
     // Partitions given to another member are no longer ours to report as blocked.
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.forgetUnassigned(payload.memberAssignment));
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      committer.forget((topic, partition) => payload.memberAssignment[topic]?.includes(partition) ?? false);
+      this.forgetUnassigned(payload.memberAssignment);
+    });
     try {
       await connection.ensureTopics();
       await consumer.connect();
@@ -127,7 +135,7 @@ export class DurableConsumer {
       await consumer.run({
         autoCommit: false,
         partitionsConsumedConcurrently: concurrency,
-        eachMessage: (payload) => this.handle(consumer, payload),
+        eachMessage: (payload) => this.handle(consumer, committer, payload),
       });
     } catch (err) {
       this.restartLater(consumer, err as Error);
@@ -158,7 +166,7 @@ export class DurableConsumer {
     }, RESTART_DELAY_MS);
   }
 
-  private async handle(consumer: Consumer, { topic, partition, message, pause }: EachMessagePayload): Promise<void> {
+  private async handle(consumer: Consumer, committer: OffsetCommitter, { topic, partition, message, pause }: EachMessagePayload): Promise<void> {
     const consumed: ConsumedMessage = { topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers ?? {} };
     const key = `${topic}/${partition}`;
     const head = this.heads.get(key);
@@ -173,7 +181,7 @@ export class DurableConsumer {
     }
     if (verdict.verdict === "retry") return this.retryLater(consumer, consumed, attempts, verdict.detail, pause);
 
-    await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+    committer.done(topic, partition, message.offset);
     if (head) {
       this.heads.delete(key);
       const log = head.lastLogAt > 0 ? this.options.logger.info : this.options.logger.debug;
