@@ -25,6 +25,6 @@ COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000 3030
 # The heap limits of scripts/start.sh (scripts/node-memory-flags: RSS near 200-220 MB under load).
-ENV NODE_OPTIONS="--max-old-space-size=192 --max-semi-space-size=8"
+ENV NODE_OPTIONS="--max-old-space-size=192 --max-semi-space-size=16"
 # Migrations run at start (advisory-locked, so several nodes may start together).
 CMD ["sh", "-c", "if [ -z \"$SERVICES\" ] || [ \"$SERVICES\" = all ]; then unset SERVICES; exec node_modules/.bin/moleculer-runner --config dist/moleculer.config.js dist/services; else SERVICEDIR=dist/services exec node_modules/.bin/moleculer-runner --config dist/moleculer.config.js; fi"]

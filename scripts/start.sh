@@ -23,8 +23,8 @@ trap stop_standin EXIT
 trap 'exit 143' TERM INT
 
 # V8 heap limits for the node (scripts/node-memory-flags): under load V8 grows the heap far past the
-# live data (a node reached 450-540 MB RSS); a 192 MB old space and 8 MB semi-spaces keep it near
-# 200-220 MB for ~10 % of throughput (README, Benchmarks). NODE_OPTIONS given by the caller wins.
+# live data (a node reached 450-540 MB RSS); a 192 MB old space and 16 MB semi-spaces keep it near
+# 200-220 MB for 10-20 % of throughput (more GC; README, Benchmarks). NODE_OPTIONS given by the caller wins.
 node_options="$(cat scripts/node-memory-flags) ${NODE_OPTIONS:-}"
 if [ -z "${SERVICES:-}" ] || [ "${SERVICES}" = "all" ]; then
   unset SERVICES
