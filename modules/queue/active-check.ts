@@ -1,5 +1,6 @@
 import type { RedisClient } from "../../mixins/redis.mixin";
 import { queueKeys } from "./queue-keys";
+import { defineQueueScripts } from "./queue-scripts";
 import { verifyQueueToken } from "./queue-token";
 
 export type ActiveCheck = "ACTIVE" | "INVALID" | "NOT_ACTIVE";
@@ -20,29 +21,8 @@ export async function checkActiveToken(
   const claims = verifyQueueToken(token, secret);
   if (!claims || claims.userId !== userId || claims.concertId !== concertId) return "INVALID";
   const keys = queueKeys(prefix, concertId);
-  const active = await withActiveScript(redis).concertQueueIsActive(keys.tokens, keys.active, userId, claims.nonce);
+  const active = await defineQueueScripts(redis).isActive(keys.tokens, keys.active, userId, claims.nonce);
   return active === 1 ? "ACTIVE" : "NOT_ACTIVE";
-}
-
-/**
- * KEYS: tokens, active; ARGV: userId, nonce. 1 when the nonce is the user's current one and its
- * admission has not expired (Redis clock). One EVALSHA per guarded request: the MULTI of
- * HGET + ZSCORE + TIME it replaces was five commands and a transaction object per request.
- */
-const IS_ACTIVE_LUA = `
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-local exp = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not exp then return 0 end
-local t = redis.call('TIME')
-if tonumber(exp) > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) then return 1 end
-return 0`;
-
-type ActiveScript = { concertQueueIsActive(tokensKey: string, activeKey: string, userId: string, nonce: string): Promise<number> };
-
-function withActiveScript(redis: RedisClient): RedisClient & ActiveScript {
-  const client = redis as RedisClient & Partial<ActiveScript>;
-  if (typeof client.concertQueueIsActive !== "function") redis.defineCommand("concertQueueIsActive", { numberOfKeys: 2, lua: IS_ACTIVE_LUA });
-  return client as RedisClient & ActiveScript;
 }
 
 /** Whether the entry of this genuine token was left by its user (DELETE /queue/me), as Redis remembers it. */

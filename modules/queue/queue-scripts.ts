@@ -225,6 +225,19 @@ return {redis.call('ZCARD', KEYS[1]) + redis.call('SCARD', KEYS[4]), redis.call(
 /** KEYS: waiting, active, pre. How many entries the concert has (waiting, active expired or not, pre-queued). */
 const OCCUPANCY = `return redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) + redis.call('SCARD', KEYS[3])`;
 
+/**
+ * KEYS: tokens, active; ARGV: userId, nonce. 1 when the nonce is the user's current one and its
+ * admission has not expired (Redis clock), else 0: the queue guard's check, one EVALSHA per guarded
+ * request (the MULTI of HGET + ZSCORE + TIME it replaces was five commands and a transaction object).
+ */
+const IS_ACTIVE = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+local exp = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not exp then return 0 end
+local t = redis.call('TIME')
+if tonumber(exp) > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) then return 1 end
+return 0`;
+
 export type ScriptArg = string | number;
 export type QueueScript = (...keysThenArgs: ScriptArg[]) => Promise<unknown>;
 
@@ -235,6 +248,7 @@ export interface QueueScripts {
   admit: QueueScript;
   overview: QueueScript;
   occupancy: QueueScript;
+  isActive: QueueScript;
 }
 
 const DEFINITIONS = {
@@ -244,15 +258,21 @@ const DEFINITIONS = {
   admit: { name: "concertQueueAdmit", numberOfKeys: 8, lua: ADMIT },
   overview: { name: "concertQueueOverview", numberOfKeys: 4, lua: OVERVIEW },
   occupancy: { name: "concertQueueOccupancy", numberOfKeys: 3, lua: OCCUPANCY },
+  isActive: { name: "concertQueueIsActive", numberOfKeys: 2, lua: IS_ACTIVE },
 } as const;
 
-/** Registers the scripts on a client (EVALSHA with a fallback to EVAL) and returns callers for them. */
+const registered = new WeakMap<RedisClient, QueueScripts>();
+
+/** Registers the scripts on a client once (EVALSHA with a fallback to EVAL) and returns callers for them. */
 export function defineQueueScripts(redis: RedisClient): QueueScripts {
+  const known = registered.get(redis);
+  if (known) return known;
   const commands = redis as unknown as Record<string, QueueScript>;
   const callers = {} as QueueScripts;
   for (const [key, def] of Object.entries(DEFINITIONS) as Array<[keyof QueueScripts, (typeof DEFINITIONS)[keyof QueueScripts]]>) {
     redis.defineCommand(def.name, { numberOfKeys: def.numberOfKeys, lua: def.lua });
     callers[key] = (...args) => commands[def.name].call(redis, ...args);
   }
+  registered.set(redis, callers);
   return callers;
 }
